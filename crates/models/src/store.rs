@@ -1,0 +1,146 @@
+//! Model directories: an immutable version of a trained model on disk.
+//!
+//! A directory holds `model.json` (format version, model kind, schema, config, and the
+//! SHA-256 of the parameters) and `parameters.json` (what the model learned). It is
+//! written under a temporary name and renamed into place, so a reader never sees half a
+//! model; an existing directory is never overwritten; files are made read-only.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mirage_core::Schema;
+use mirage_core::records::ModelKind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ModelError, Result};
+use crate::synthesizer::{Synthesizer, restore};
+
+/// The version of the directory layout this build writes.
+pub const FORMAT_VERSION: u32 = 1;
+const MANIFEST: &str = "model.json";
+const PARAMETERS: &str = "parameters.json";
+
+/// The contents of `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelManifest {
+    /// Directory layout version.
+    pub format_version: u32,
+    /// Model family.
+    pub kind: ModelKind,
+    /// The Mirage version that wrote it.
+    pub mirage_version: String,
+    /// When it was written (ms since the epoch).
+    pub created_at_ms: i64,
+    /// The schema of generated rows.
+    pub schema: Schema,
+    /// Hyperparameters.
+    pub config: serde_json::Value,
+    /// SHA-256 of `parameters.json`, hex.
+    pub parameters_sha256: String,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
+    move |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn corrupt(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Corrupt {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Writes `model` to the new directory `dir`.
+pub fn save_model(model: &dyn Synthesizer, dir: &Path) -> Result<ModelManifest> {
+    if dir.exists() {
+        return Err(ModelError::AlreadyExists {
+            path: dir.to_path_buf(),
+        });
+    }
+    let parameters = serde_json::to_vec(&model.parameters_json()?)
+        .map_err(|e| corrupt(dir, format!("cannot encode parameters: {e}")))?;
+    let manifest = ModelManifest {
+        format_version: FORMAT_VERSION,
+        kind: model.kind(),
+        mirage_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
+        schema: model.schema().clone(),
+        config: model.config_json(),
+        parameters_sha256: hex::encode(Sha256::digest(&parameters)),
+    };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| corrupt(dir, format!("cannot encode manifest: {e}")))?;
+
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io(parent))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging: PathBuf = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    fs::create_dir(&staging).map_err(io(&staging))?;
+    for (file, bytes) in [(PARAMETERS, &parameters), (MANIFEST, &manifest_bytes)] {
+        let path = staging.join(file);
+        fs::write(&path, bytes).map_err(io(&path))?;
+        let mut permissions = fs::metadata(&path).map_err(io(&path))?.permissions();
+        permissions.set_readonly(true);
+        fs::set_permissions(&path, permissions).map_err(io(&path))?;
+    }
+    if dir.exists() {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(ModelError::AlreadyExists {
+            path: dir.to_path_buf(),
+        });
+    }
+    fs::rename(&staging, dir).map_err(io(dir))?;
+    Ok(manifest)
+}
+
+/// Reads the manifest of a model directory.
+pub fn read_manifest(dir: &Path) -> Result<ModelManifest> {
+    let path = dir.join(MANIFEST);
+    let bytes = fs::read(&path).map_err(io(&path))?;
+    let manifest: ModelManifest =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(dir, format!("{MANIFEST}: {e}")))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(corrupt(
+            dir,
+            format!(
+                "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                manifest.format_version
+            ),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Loads a model directory written by [`save_model`], checking its parameters' hash.
+pub fn load_model(dir: &Path) -> Result<Box<dyn Synthesizer>> {
+    let manifest = read_manifest(dir)?;
+    let path = dir.join(PARAMETERS);
+    let bytes = fs::read(&path).map_err(io(&path))?;
+    let digest = hex::encode(Sha256::digest(&bytes));
+    if digest != manifest.parameters_sha256 {
+        return Err(corrupt(
+            dir,
+            format!(
+                "{PARAMETERS} does not match its checksum in {MANIFEST}: the file was changed or damaged"
+            ),
+        ));
+    }
+    let parameters: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(dir, format!("{PARAMETERS}: {e}")))?;
+    restore(manifest.kind, manifest.schema, &manifest.config, parameters)
+        .map_err(|e| corrupt(dir, e.to_string()))
+}

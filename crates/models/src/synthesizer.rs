@@ -1,0 +1,112 @@
+//! The interface every model implements, and the registry that fits and restores them.
+
+use arrow::array::RecordBatch;
+use mirage_core::records::ModelKind;
+use mirage_core::{Schema, Table, Value};
+use rand_chacha::ChaCha8Rng;
+
+use crate::copula::GaussianCopula;
+use crate::error::{ModelError, Result};
+use crate::progress::FitContext;
+
+/// A trained model that can generate rows.
+///
+/// Implementations are immutable once fitted: sampling takes `&self`, so one model serves
+/// many concurrent generations. Batching, seeding and conditions are handled once for all
+/// models by [`crate::sampling`].
+pub trait Synthesizer: Send + Sync + std::fmt::Debug {
+    /// The model family.
+    fn kind(&self) -> ModelKind;
+
+    /// The schema of the rows it generates (the training table's modelled columns).
+    fn schema(&self) -> &Schema;
+
+    /// Draws `rows` unconditional rows. `first_row` is the index of the first of them in
+    /// the whole generation, so generated keys stay unique across batches.
+    fn sample_batch(
+        &self,
+        rows: usize,
+        first_row: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<RecordBatch>;
+
+    /// The values a discrete column can take, if the model knows them.
+    fn category_set(&self, _column: &str) -> Option<Vec<Value>> {
+        None
+    }
+
+    /// The `[min, max]` a numeric column stays in, if the model bounds it.
+    fn numeric_range(&self, _column: &str) -> Option<(f64, f64)> {
+        None
+    }
+
+    /// The hyperparameters, as saved in the model directory.
+    fn config_json(&self) -> serde_json::Value;
+
+    /// The learned parameters, as saved in the model directory.
+    fn parameters_json(&self) -> Result<serde_json::Value>;
+}
+
+/// The models this build can fit.
+pub fn available_models() -> &'static [ModelKind] {
+    &[ModelKind::GaussianCopula]
+}
+
+fn unknown(kind: ModelKind) -> ModelError {
+    ModelError::UnknownModel {
+        name: kind.name().to_string(),
+        available: available_models()
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Parses a model name from the command line or the API.
+pub fn parse_model_kind(name: &str) -> Result<ModelKind> {
+    let kind = ModelKind::from_name(name).ok_or_else(|| ModelError::UnknownModel {
+        name: name.to_string(),
+        available: available_models()
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    if available_models().contains(&kind) {
+        Ok(kind)
+    } else {
+        Err(unknown(kind))
+    }
+}
+
+/// Fits a model of `kind` on `table` with a JSON config (`null` or `{}` for defaults).
+pub fn fit(
+    kind: ModelKind,
+    table: &Table,
+    config: &serde_json::Value,
+    context: &mut FitContext,
+) -> Result<Box<dyn Synthesizer>> {
+    match kind {
+        ModelKind::GaussianCopula => {
+            let config = crate::copula::GaussianCopulaConfig::from_json(config)?;
+            Ok(Box::new(GaussianCopula::fit(table, config, context)?))
+        }
+        other => Err(unknown(other)),
+    }
+}
+
+/// Rebuilds a saved model from its parts.
+pub fn restore(
+    kind: ModelKind,
+    schema: Schema,
+    config: &serde_json::Value,
+    parameters: serde_json::Value,
+) -> Result<Box<dyn Synthesizer>> {
+    match kind {
+        ModelKind::GaussianCopula => Ok(Box::new(GaussianCopula::restore(
+            schema, config, parameters,
+        )?)),
+        other => Err(unknown(other)),
+    }
+}
