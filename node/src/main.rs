@@ -1,1 +1,44 @@
-fn main() {}
+//! The `mirage` binary.
+//!
+//! - `cli.rs`: the command line (clap) and dispatch.
+//! - `synth.rs`: the one-shot pipeline ingest → profile → fit → sample → score → write.
+//! - `profile_cmd.rs`: `mirage profile`; `evaluate_cmd.rs`: `mirage evaluate`.
+//! - `stages.rs`: progress bars on a terminal, plain lines elsewhere.
+//! - `render.rs`: tables and summaries for people.
+//! - `demo.rs`: the bundled Adult census dataset.
+
+mod cli;
+mod demo;
+mod evaluate_cmd;
+mod profile_cmd;
+mod render;
+mod stages;
+mod synth;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", describe(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause whose text the message
+/// before it already includes (library errors often quote their source).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}

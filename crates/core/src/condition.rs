@@ -160,7 +160,11 @@ fn parse_value(text: &str) -> Value {
     let unquoted = trimmed
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
-        .or_else(|| trimmed.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')));
+        .or_else(|| {
+            trimmed
+                .strip_prefix('\'')
+                .and_then(|t| t.strip_suffix('\''))
+        });
     if let Some(s) = unquoted {
         return Value::Str(s.to_string());
     }

@@ -97,6 +97,20 @@ pub enum CoreError {
     /// Arrow refused to assemble a table.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A message from the API lacks a field that must be set.
+    #[error("{field} is required: set it")]
+    MissingField {
+        /// The field's dotted path within the message (`schema.columns[2].kind`).
+        field: String,
+    },
+    /// A field of a message from the API holds a value Mirage cannot use.
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The field's dotted path within the message (`conditions[0].between.lower`).
+        field: String,
+        /// What is wrong, and what to send instead.
+        message: String,
+    },
 }
 
 impl CoreError {
@@ -105,6 +119,38 @@ impl CoreError {
         match self {
             CoreError::Arrow(_) => ErrorCode::Internal,
             _ => ErrorCode::InvalidArgument,
+        }
+    }
+
+    /// The dotted path of the API field at fault, for errors about one field.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            CoreError::MissingField { field } | CoreError::InvalidField { field, .. } => {
+                Some(field)
+            }
+            _ => None,
+        }
+    }
+
+    /// The same error with its field path placed under `parent`: `kind` within
+    /// `columns[2]` becomes `columns[2].kind`. Errors not about a field are returned as they are.
+    pub fn within_field(self, parent: &str) -> Self {
+        let join = |field: String| {
+            if field.is_empty() {
+                parent.to_string()
+            } else if field.starts_with('[') {
+                format!("{parent}{field}")
+            } else {
+                format!("{parent}.{field}")
+            }
+        };
+        match self {
+            CoreError::MissingField { field } => CoreError::MissingField { field: join(field) },
+            CoreError::InvalidField { field, message } => CoreError::InvalidField {
+                field: join(field),
+                message,
+            },
+            other => other,
         }
     }
 }
@@ -128,6 +174,9 @@ mod tests {
     fn codes_serialize_as_snake_case() {
         let json = serde_json::to_string(&ErrorCode::BudgetExceeded).unwrap_or_default();
         assert_eq!(json, "\"budget_exceeded\"");
-        assert_eq!(ErrorCode::FailedPrecondition.to_string(), "failed_precondition");
+        assert_eq!(
+            ErrorCode::FailedPrecondition.to_string(),
+            "failed_precondition"
+        );
     }
 }

@@ -5,8 +5,11 @@
 //! [`Condition`] a constraint on generated rows, and the records in [`records`] the
 //! datasets, models, jobs, generations and budgets that the cluster keeps. [`ErrorCode`] is
 //! the stable code every API error maps to.
+//!
+//! [`convert`] maps all of these to and from the public API's protobuf messages.
 
 pub mod condition;
+pub mod convert;
 pub mod error;
 pub mod ids;
 pub mod pii;

@@ -146,26 +146,27 @@ fn resolve(model: &dyn Synthesizer, condition: &Condition) -> Result<ResolvedCon
     };
     let resolved = Condition::new(condition.column.clone(), op);
 
-    if let Some(categories) = model.category_set(&column.name) {
-        if let ConditionOp::Eq(_) | ConditionOp::In(_) = resolved.op {
-            let any = categories
-                .iter()
-                .chain([&Value::Null])
-                .any(|c| resolved.matches(c));
-            if !any {
-                let shown: Vec<String> = categories.iter().take(12).map(Value::to_string).collect();
-                return Err(invalid(
-                    condition,
-                    format!(
-                        "no such value in column {:?}; it takes {}{}",
-                        column.name,
-                        shown.join(", "),
-                        if categories.len() > 12 { ", …" } else { "" }
-                    ),
-                ));
-            }
+    if let Some(categories) = model.category_set(&column.name)
+        && let ConditionOp::Eq(_) | ConditionOp::In(_) = resolved.op
+    {
+        let any = categories
+            .iter()
+            .chain([&Value::Null])
+            .any(|c| resolved.matches(c));
+        if !any {
+            let shown: Vec<String> = categories.iter().take(12).map(Value::to_string).collect();
+            return Err(invalid(
+                condition,
+                format!(
+                    "no such value in column {:?}; it takes {}{}",
+                    column.name,
+                    shown.join(", "),
+                    if categories.len() > 12 { ", …" } else { "" }
+                ),
+            ));
         }
     }
+
     if let Some((min, max)) = model.numeric_range(&column.name) {
         let probes = [Value::Float(min), Value::Float(max)];
         let reachable = match &resolved.op {
@@ -285,7 +286,7 @@ impl SampleIter<'_> {
                 (self.accepted.max(1) as f64) / self.drawn as f64
             };
             (((wanted.min(batch) as f64) / rate * 1.2).ceil() as usize)
-                .clamp(batch.min(1024).max(1), batch * 8)
+                .clamp(batch.clamp(1, 1024), batch * 8)
         };
         let mut rng = self.round_rng();
         let candidates = self.model.sample_batch(draw, self.drawn, &mut rng)?;

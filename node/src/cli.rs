@@ -1,0 +1,255 @@
+//! The command line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use mirage_core::{Condition, PiiPolicy};
+use tracing_subscriber::EnvFilter;
+
+use crate::profile_cmd::ProfileCommand;
+use crate::stages::{SilentReporter, StageReporter};
+use crate::synth::{Input, SynthOptions};
+
+/// Mirage: learn a private table, generate a synthetic copy, and say how good it is.
+#[derive(Debug, Parser)]
+#[command(name = "mirage", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show a table's schema, statistics and personal-data findings.
+    Profile {
+        /// CSV (optionally .gz) or Parquet file; the bundled Adult census data when omitted.
+        file: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Schema-override file (TOML or JSON) that sets column kinds, formats and PII policy.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Profile a random sample of this share of rows (0 < rate ≤ 1).
+        #[arg(long)]
+        sample_rate: Option<f64>,
+    },
+    /// Ingest, profile, fit, sample and score in one go.
+    Synth {
+        /// CSV (optionally .gz) or Parquet file; the bundled Adult census data when omitted.
+        file: Option<PathBuf>,
+        /// Model family.
+        #[arg(long, default_value = "gaussian-copula")]
+        model: String,
+        /// Model hyperparameters as JSON, e.g. '{"marginals": "empirical"}'.
+        #[arg(long)]
+        config: Option<String>,
+        /// Rows to generate (default: as many as the source).
+        #[arg(long)]
+        rows: Option<usize>,
+        /// Random seed: the same seed gives the same rows.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file, .csv or .parquet (default: <source>.synthetic.csv here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the quality report as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Schema-override file (TOML or JSON).
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// A condition every row must meet, e.g. 'age>65', 'sex=Female',
+        /// 'workclass in (Private, State-gov)', 'hours-per-week between 20 and 40'. Repeatable.
+        #[arg(long = "condition", short = 'c')]
+        conditions: Vec<String>,
+        /// What to do with columns flagged as personal data (default: exclude, or the
+        /// schema file's choice).
+        #[arg(long, value_enum)]
+        pii: Option<PiiChoice>,
+        /// Save the fitted model to this new directory.
+        #[arg(long)]
+        save_model: Option<PathBuf>,
+        /// Rows per generated batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch_size: usize,
+        /// Print no progress, only the summary.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score a synthetic table against the real one (SDMetrics-style quality report).
+    Evaluate {
+        /// The real table (CSV or Parquet).
+        real: PathBuf,
+        /// The synthetic table; its columns are read with the real table's schema.
+        synthetic: PathBuf,
+        /// Schema-override file for the real table.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Print the whole report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the models this build can fit.
+    Models,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PiiChoice {
+    /// Leave PII columns out of the model and the output.
+    Exclude,
+    /// Model PII columns like any other (you accept the risk).
+    Keep,
+    /// Leave them out of the model; fill the output with realistic fake values.
+    Fake,
+}
+
+impl From<PiiChoice> for PiiPolicy {
+    fn from(choice: PiiChoice) -> Self {
+        match choice {
+            PiiChoice::Exclude => PiiPolicy::Exclude,
+            PiiChoice::Keep => PiiPolicy::Keep,
+            PiiChoice::Fake => PiiPolicy::Fake,
+        }
+    }
+}
+
+/// `adult.csv.gz` → `adult.synthetic.csv`.
+fn default_output(input: Option<&Path>) -> PathBuf {
+    let name = input
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "adult.csv".into());
+    let mut stem = name.as_str();
+    for suffix in [".gz", ".csv", ".tsv", ".txt", ".parquet"] {
+        if let Some(s) = stem.strip_suffix(suffix) {
+            stem = s;
+        }
+    }
+    PathBuf::from(format!("{stem}.synthetic.csv"))
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("MIRAGE_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Profile {
+            file,
+            json,
+            schema,
+            sample_rate,
+        } => {
+            let text = crate::profile_cmd::run(&ProfileCommand {
+                file,
+                json,
+                schema,
+                sample_rate,
+            })?;
+            println!("{text}");
+        }
+        Command::Synth {
+            file,
+            model,
+            config,
+            rows,
+            seed,
+            out,
+            report,
+            schema,
+            conditions,
+            pii,
+            save_model,
+            batch_size,
+            quiet,
+            json,
+        } => {
+            let model_config = match config {
+                Some(text) => serde_json::from_str(&text)
+                    .with_context(|| format!("--config {text:?} is not valid JSON"))?,
+                None => serde_json::Value::Null,
+            };
+            let conditions = conditions
+                .iter()
+                .map(|c| Condition::parse(c).with_context(|| format!("--condition {c:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let options = SynthOptions {
+                out: out.unwrap_or_else(|| default_output(file.as_deref())),
+                input: file.map_or(Input::Demo, Input::File),
+                model: mirage_models::parse_model_kind(&model)?,
+                model_config,
+                rows,
+                seed,
+                report,
+                schema,
+                conditions,
+                pii: pii.map(PiiPolicy::from),
+                save_model,
+                batch_size,
+            };
+            let mut reporter: Box<dyn StageReporter> = if quiet || json {
+                Box::new(SilentReporter)
+            } else {
+                crate::stages::reporter()
+            };
+            let summary = crate::synth::run(&options, reporter.as_mut())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", crate::render::summary(&summary));
+            }
+        }
+        Command::Evaluate {
+            real,
+            synthetic,
+            schema,
+            json,
+        } => {
+            let report = crate::evaluate_cmd::run(&real, &synthetic, schema.as_deref())?;
+            if json {
+                println!("{}", report.to_json_pretty());
+            } else {
+                print!("{}", crate::render::quality(&report));
+            }
+        }
+        Command::Models => {
+            for kind in mirage_models::available_models() {
+                println!("{kind}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_strips_every_suffix() {
+        assert_eq!(default_output(None), PathBuf::from("adult.synthetic.csv"));
+        assert_eq!(
+            default_output(Some(Path::new("/x/people.csv.gz"))),
+            PathBuf::from("people.synthetic.csv")
+        );
+        assert_eq!(
+            default_output(Some(Path::new("t.parquet"))),
+            PathBuf::from("t.synthetic.csv")
+        );
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

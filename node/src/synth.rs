@@ -1,0 +1,377 @@
+//! `mirage synth`: ingest → profile → fit → sample → score → write, on one machine.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use mirage_core::records::ModelKind;
+use mirage_core::schema::{ColumnKind, ColumnSchema, PhysicalType};
+use mirage_core::{Condition, DatasetProfile, PiiKind, PiiPolicy, Schema, Table};
+use mirage_data::{ProfileOptions, ReadOptions, SchemaOverrides};
+use mirage_models::{CancellationToken, FitContext, SampleRequest, Synthesizer};
+use mirage_quality::{QualityOptions, QualityReport};
+use serde::Serialize;
+
+use crate::stages::StageReporter;
+
+/// Where the source rows come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file the user named.
+    File(PathBuf),
+    /// The bundled Adult census dataset.
+    Demo,
+}
+
+/// Everything `mirage synth` can be told.
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// The source.
+    pub input: Input,
+    /// The model family.
+    pub model: ModelKind,
+    /// Model hyperparameters (JSON; `null` for defaults).
+    pub model_config: serde_json::Value,
+    /// Rows to generate; `None` = as many as the source has.
+    pub rows: Option<usize>,
+    /// Sampling seed.
+    pub seed: u64,
+    /// Output file (`.csv` or `.parquet`).
+    pub out: PathBuf,
+    /// Where to write the quality report as JSON.
+    pub report: Option<PathBuf>,
+    /// A schema-override file (TOML or JSON).
+    pub schema: Option<PathBuf>,
+    /// Constraints on the generated rows.
+    pub conditions: Vec<Condition>,
+    /// A policy for every PII column, overriding the schema file and the default (exclude).
+    pub pii: Option<PiiPolicy>,
+    /// Where to save the fitted model (a new directory).
+    pub save_model: Option<PathBuf>,
+    /// Rows per generated batch.
+    pub batch_size: usize,
+}
+
+/// A column flagged as personal data and what was done with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PiiColumn {
+    /// The column.
+    pub column: String,
+    /// What it holds.
+    pub kind: PiiKind,
+    /// How sure the detector was.
+    pub confidence: f64,
+    /// What was done.
+    pub policy: PiiPolicy,
+}
+
+/// What a run did, for the closing summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SynthSummary {
+    /// The source's name.
+    pub source: String,
+    /// Rows read.
+    pub rows_in: usize,
+    /// Columns read.
+    pub columns_in: usize,
+    /// Rows written.
+    pub rows_out: usize,
+    /// Columns written.
+    pub columns_out: usize,
+    /// The output file.
+    pub out: PathBuf,
+    /// The model family.
+    pub model: ModelKind,
+    /// Seconds per stage, in order.
+    pub stages: Vec<(String, f64)>,
+    /// PII columns and their treatment.
+    pub pii: Vec<PiiColumn>,
+    /// The quality report (real vs synthetic, modelled columns).
+    pub quality: QualityReport,
+    /// The source's profile.
+    pub profile: DatasetProfile,
+}
+
+impl SynthSummary {
+    /// Total seconds.
+    pub fn total_seconds(&self) -> f64 {
+        self.stages.iter().map(|(_, s)| s).sum()
+    }
+}
+
+fn timed<T>(
+    reporter: &mut dyn StageReporter,
+    stages: &mut Vec<(String, f64)>,
+    stage: &str,
+    total: Option<u64>,
+    work: impl FnOnce(&mut dyn StageReporter) -> anyhow::Result<(T, String)>,
+) -> anyhow::Result<T> {
+    reporter.start(stage, total);
+    let started = Instant::now();
+    let (value, detail) = work(reporter)?;
+    let elapsed: Duration = started.elapsed();
+    reporter.finish(stage, elapsed, &detail);
+    stages.push((stage.to_string(), elapsed.as_secs_f64()));
+    Ok(value)
+}
+
+/// The table restricted to the named columns.
+pub fn project(table: &Table, keep: &[&str]) -> anyhow::Result<Table> {
+    let schema = table.schema().project(keep);
+    let indices: Vec<usize> = schema
+        .columns
+        .iter()
+        .filter_map(|c| table.schema().index_of(&c.name))
+        .collect();
+    let batches = table
+        .batches()
+        .iter()
+        .map(|b| b.project(&indices))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Table::new(schema, batches)?)
+}
+
+/// Runs the whole pipeline.
+pub fn run(
+    options: &SynthOptions,
+    reporter: &mut dyn StageReporter,
+) -> anyhow::Result<SynthSummary> {
+    let mut stages = Vec::new();
+    let (path, source) = match &options.input {
+        Input::File(path) => (path.clone(), path.display().to_string()),
+        Input::Demo => (
+            crate::demo::adult_path()?,
+            crate::demo::DEMO_NAME.to_string(),
+        ),
+    };
+    let mut read_options = ReadOptions::default();
+    if let Some(schema) = &options.schema {
+        read_options.overrides = Some(SchemaOverrides::from_path(schema)?);
+    }
+    if options.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let out_format = OutputFormat::of(&options.out)?;
+
+    let source_table = timed(reporter, &mut stages, "ingest", None, |_| {
+        let table = mirage_data::read_table(&path, &read_options)?;
+        let detail = format!(
+            "{} rows × {} columns",
+            table.num_rows(),
+            table.schema().len()
+        );
+        Ok((table, detail))
+    })?;
+    let profile: DatasetProfile = timed(reporter, &mut stages, "profile", None, |_| {
+        let profile = mirage_data::profile_table(&source_table, &ProfileOptions::default())?;
+        let flagged = profile.columns.iter().filter(|c| !c.pii.is_empty()).count();
+        Ok((profile, format!("{flagged} PII column(s)")))
+    })?;
+
+    // PII: decide per column, then split into modelled and faked columns.
+    let mut schema = source_table.schema().clone();
+    let mut pii = Vec::new();
+    for column in &mut schema.columns {
+        if let Some(finding) = column.pii {
+            if let Some(policy) = options.pii {
+                column.pii_policy = policy;
+            }
+            pii.push(PiiColumn {
+                column: column.name.clone(),
+                kind: finding.kind,
+                confidence: finding.confidence,
+                policy: column.pii_policy,
+            });
+        }
+    }
+    let modelled: Vec<&str> = schema
+        .columns
+        .iter()
+        .filter(|c| c.is_modelled())
+        .map(|c| c.name.as_str())
+        .collect();
+    if modelled.is_empty() {
+        bail!(
+            "every column of {source} is flagged as personal data; keep some with --pii keep or a schema file"
+        );
+    }
+    let training = project(&source_table, &modelled)?;
+
+    let cancel = CancellationToken::new();
+    let model: Box<dyn Synthesizer> = timed(
+        reporter,
+        &mut stages,
+        "fit",
+        Some(training.schema().len() as u64 + 1),
+        |reporter| {
+            let (sender, receiver) = std::sync::mpsc::channel::<u64>();
+            let mut context = FitContext::new(
+                move |event| {
+                    let _ = sender.send(event.step);
+                },
+                cancel.clone(),
+            );
+            let training = &training;
+            let model = std::thread::scope(|scope| {
+                // The context (and with it the sender) moves into the worker and is dropped
+                // when fitting ends, which closes the channel and ends the loop below.
+                let worker = scope.spawn(move || {
+                    mirage_models::fit(options.model, training, &options.model_config, &mut context)
+                });
+                for step in receiver {
+                    reporter.progress(step);
+                }
+                worker.join()
+            });
+            let model = model.map_err(|_| anyhow::anyhow!("the model crashed while fitting"))??;
+            Ok((
+                model,
+                format!("{} on {} columns", options.model, training.schema().len()),
+            ))
+        },
+    )?;
+    if let Some(dir) = &options.save_model {
+        mirage_models::save_model(model.as_ref(), dir)
+            .with_context(|| format!("cannot save the model to {}", dir.display()))?;
+    }
+
+    let rows = options.rows.unwrap_or(source_table.num_rows());
+    let request = SampleRequest {
+        rows,
+        seed: options.seed,
+        batch_size: options.batch_size,
+        conditions: options.conditions.clone(),
+        max_draws: None,
+    };
+    let synthetic = timed(
+        reporter,
+        &mut stages,
+        "sample",
+        Some(rows as u64),
+        |reporter| {
+            let mut batches = Vec::new();
+            let mut done = 0u64;
+            for batch in mirage_models::sample(model.as_ref(), &request)? {
+                let batch = batch?;
+                done += batch.num_rows() as u64;
+                reporter.progress(done);
+                batches.push(batch);
+            }
+            let table = Table::new(model.schema().clone(), batches)?;
+            Ok((table, format!("{rows} rows")))
+        },
+    )?;
+
+    let quality = timed(reporter, &mut stages, "score", None, |_| {
+        let report = mirage_quality::evaluate(&training, &synthetic, &QualityOptions::default())?;
+        Ok((report.clone(), format!("overall {:.3}", report.overall)))
+    })?;
+
+    let output = timed(reporter, &mut stages, "write", None, |_| {
+        let output = with_fakes(&schema, synthetic, options.seed)?;
+        mirage_data::write_table(&output, &options.out)?;
+        Ok((
+            output,
+            format!("{} ({})", options.out.display(), out_format.name()),
+        ))
+    })?;
+    if let Some(report) = &options.report {
+        std::fs::write(report, quality.to_json_pretty())
+            .with_context(|| format!("cannot write the report to {}", report.display()))?;
+    }
+
+    Ok(SynthSummary {
+        source,
+        rows_in: source_table.num_rows(),
+        columns_in: source_table.schema().len(),
+        rows_out: output.num_rows(),
+        columns_out: output.schema().len(),
+        out: options.out.clone(),
+        model: options.model,
+        stages,
+        pii,
+        quality,
+        profile,
+    })
+}
+
+/// The generated table with fake values added for the columns whose policy is `fake`,
+/// at their source positions.
+fn with_fakes(source: &Schema, synthetic: Table, seed: u64) -> anyhow::Result<Table> {
+    let fakes: Vec<(usize, &ColumnSchema, PiiKind)> = source
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.pii_policy == PiiPolicy::Fake)
+        .filter_map(|(i, c)| c.pii.map(|p| (i, c, p.kind)))
+        .collect();
+    if fakes.is_empty() {
+        return Ok(synthetic);
+    }
+    let (generated_schema, batches) = synthetic.into_parts();
+    let mut columns: Vec<ColumnSchema> = Vec::new();
+    for column in &source.columns {
+        if let Some(generated) = generated_schema.column(&column.name) {
+            columns.push(generated.clone());
+        } else if column.pii_policy == PiiPolicy::Fake {
+            let mut fake = ColumnSchema::new(&column.name, ColumnKind::Text, PhysicalType::Utf8);
+            fake.pii = column.pii;
+            fake.pii_policy = PiiPolicy::Fake;
+            fake.nullable = false;
+            columns.push(fake);
+        }
+    }
+    let schema = Schema::new(columns)?;
+    let arrow_schema = schema.arrow_schema();
+    let mut out = Vec::with_capacity(batches.len());
+    for (b, batch) in batches.iter().enumerate() {
+        let rows = batch.num_rows();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.len());
+        for column in &schema.columns {
+            if let Some(index) = generated_schema.index_of(&column.name) {
+                arrays.push(Arc::clone(batch.column(index)));
+            } else if let Some((position, _, kind)) = fakes.iter().find(|f| f.1.name == column.name)
+            {
+                let column_seed = seed ^ ((*position as u64) << 32) ^ b as u64;
+                let values = mirage_data::fake_values(*kind, rows, column_seed);
+                arrays.push(Arc::new(StringArray::from(values)));
+            }
+        }
+        out.push(RecordBatch::try_new(Arc::clone(&arrow_schema), arrays)?);
+    }
+    Ok(Table::new(schema, out)?)
+}
+
+/// The file formats `--out` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutputFormat {
+    Csv,
+    Parquet,
+}
+
+impl OutputFormat {
+    fn of(path: &Path) -> anyhow::Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => Ok(OutputFormat::Csv),
+            Some("parquet") => Ok(OutputFormat::Parquet),
+            _ => bail!(
+                "--out {}: the output must end in .csv or .parquet",
+                path.display()
+            ),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "CSV",
+            OutputFormat::Parquet => "Parquet",
+        }
+    }
+}
