@@ -96,6 +96,11 @@ enum Command {
     },
     /// List the models this build can fit.
     Models,
+    /// Check a node configuration file (and MIRAGE_* variables) and print the result.
+    Config {
+        /// The TOML file; the defaults when omitted.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -220,6 +225,10 @@ pub fn run() -> anyhow::Result<()> {
             } else {
                 print!("{}", crate::render::quality(&report));
             }
+        }
+        Command::Config { file } => {
+            let config = crate::config::load(file.as_deref(), |name| std::env::var(name).ok())?;
+            print!("{}", toml::to_string_pretty(&config)?);
         }
         Command::Models => {
             for kind in mirage_models::available_models() {

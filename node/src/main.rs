@@ -6,8 +6,10 @@
 //! - `stages.rs`: progress bars on a terminal, plain lines elsewhere.
 //! - `render.rs`: tables and summaries for people.
 //! - `demo.rs`: the bundled Adult census dataset.
+//! - `config.rs`: node configuration loading (`mirage config check`).
 
 mod cli;
+mod config;
 mod demo;
 mod evaluate_cmd;
 mod profile_cmd;

@@ -9,6 +9,7 @@
 //! [`convert`] maps all of these to and from the public API's protobuf messages.
 
 pub mod condition;
+pub mod config;
 pub mod convert;
 pub mod error;
 pub mod ids;
