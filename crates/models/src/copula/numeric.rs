@@ -139,7 +139,7 @@ impl NumericMarginal {
         }
         let mut x = self.family.quantile(u);
         if let Some(q) = self.quantum {
-            x = (x / q).round() * q;
+            x = round_to_quantum(x, q);
         }
         if enforce_bounds || !x.is_finite() {
             x = x.clamp(self.min, self.max);
@@ -147,11 +147,29 @@ impl NumericMarginal {
         Some(x)
     }
 }
+/// `x` rounded to a multiple of `q`. Sub-unit quanta (10⁻ᵈ) divide by their reciprocal so
+/// that 2.03 stays 2.03 rather than 2.0300000000000002.
+fn round_to_quantum(x: f64, q: f64) -> f64 {
+    if q < 1.0 {
+        let scale = (1.0 / q).round();
+        (x * scale).round() / scale
+    } else {
+        (x / q).round() * q
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn rounding_keeps_the_shortest_decimal_form() {
+        assert_eq!(round_to_quantum(2.030_000_4, 0.01).to_string(), "2.03");
+        assert_eq!(round_to_quantum(0.1 + 0.2, 0.1).to_string(), "0.3");
+        assert_eq!(round_to_quantum(86_400_123.0, 86_400_000.0), 86_400_000.0);
+    }
 
     #[test]
     fn quantum_detection() {
