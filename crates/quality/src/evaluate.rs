@@ -118,7 +118,7 @@ fn stores_numbers(physical: PhysicalType) -> bool {
 }
 
 /// Encodes one scored column of both tables.
-fn encode_column(
+pub(crate) fn encode_column(
     column: &ColumnSchema,
     synthetic_column: &ColumnSchema,
     real: &Table,
