@@ -25,11 +25,13 @@ mod diagnostic;
 mod encode;
 mod error;
 mod evaluate;
+pub mod gate;
 mod options;
 mod report;
 mod sample;
 mod shapes;
 mod trends;
+pub mod visuals;
 
 pub use diagnostic::{Diagnostic, DiagnosticCheck, DiagnosticCheckKind};
 pub use error::{QualityError, Result};
