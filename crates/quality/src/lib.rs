@@ -26,6 +26,7 @@ mod encode;
 mod error;
 mod evaluate;
 pub mod gate;
+pub mod html;
 mod options;
 mod report;
 mod sample;
