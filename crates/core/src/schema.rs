@@ -16,7 +16,8 @@ pub enum ColumnKind {
     Integer,
     /// Real numbers.
     Float,
-    /// Two values: true and false (however they were spelled in the source).
+    /// Two values: true and false (however they were spelled in the source; the spelling is
+    /// kept in [`ColumnSchema::format`]).
     Boolean,
     /// A small set of labels.
     Categorical,
@@ -31,7 +32,8 @@ pub enum ColumnKind {
     Text,
     /// A unique key: one distinct value per row.
     Identifier,
-    /// One value in every non-null row.
+    /// One value in every non-null row. A constant datetime keeps its source format in
+    /// [`ColumnSchema::format`].
     Constant,
 }
 
@@ -128,6 +130,30 @@ impl PhysicalType {
     }
 }
 
+/// How a column's values are written as text where its kind does not say: the spellings of a
+/// boolean column, or the format of a datetime column whose kind is not
+/// [`ColumnKind::Datetime`] (a constant one). Storage is unaffected (Arrow `Boolean` and
+/// `Timestamp` stay as they are); CSV output reads it so that synthetic text looks like the
+/// source's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ColumnFormat {
+    /// The spellings of true and false in the source (`Yes`/`No`, `T`/`F`, `1`/`0`), each the
+    /// one seen most often. For [`PhysicalType::Boolean`] columns.
+    Boolean {
+        /// How true is written.
+        true_label: String,
+        /// How false is written.
+        false_label: String,
+    },
+    /// The chrono/strftime format of the source, for [`PhysicalType::TimestampMillis`]
+    /// columns whose kind carries none. A [`ColumnKind::Datetime`] format takes precedence.
+    Datetime {
+        /// The chrono/strftime format.
+        format: String,
+    },
+}
+
 /// One column of a [`Schema`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSchema {
@@ -145,6 +171,11 @@ pub struct ColumnSchema {
     /// What to do with the column if it holds personal data.
     #[serde(default)]
     pub pii_policy: PiiPolicy,
+    /// How values are written as text where the kind does not say; `None` writes Mirage's
+    /// defaults (`true`/`false`, `%Y-%m-%d %H:%M:%S`). Absent from schemas saved before it
+    /// existed, which read as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ColumnFormat>,
 }
 
 impl ColumnSchema {
@@ -157,6 +188,28 @@ impl ColumnSchema {
             nullable: true,
             pii: None,
             pii_policy: PiiPolicy::default(),
+            format: None,
+        }
+    }
+
+    /// The strftime format to write the column's datetimes in: the kind's, else the one in
+    /// [`Self::format`]; `None` when neither has one.
+    pub fn datetime_format(&self) -> Option<&str> {
+        match (&self.kind, &self.format) {
+            (ColumnKind::Datetime { format }, _) => Some(format),
+            (_, Some(ColumnFormat::Datetime { format })) => Some(format),
+            _ => None,
+        }
+    }
+
+    /// The spellings of true and false, when [`Self::format`] records them.
+    pub fn boolean_labels(&self) -> Option<(&str, &str)> {
+        match &self.format {
+            Some(ColumnFormat::Boolean {
+                true_label,
+                false_label,
+            }) => Some((true_label, false_label)),
+            _ => None,
         }
     }
 
@@ -351,6 +404,54 @@ mod tests {
             arrow.field(1).data_type(),
             &DataType::Timestamp(TimeUnit::Millisecond, None)
         );
+    }
+
+    #[test]
+    fn formats_serialize_with_a_tag_and_only_when_set() {
+        let mut column = ColumnSchema::new("paid", ColumnKind::Boolean, PhysicalType::Boolean);
+        let json = serde_json::to_string(&column).expect("json");
+        assert!(!json.contains("format"), "{json}");
+        column.format = Some(ColumnFormat::Boolean {
+            true_label: "Yes".into(),
+            false_label: "No".into(),
+        });
+        let json = serde_json::to_string(&column).expect("json");
+        assert!(
+            json.contains(r#""format":{"type":"boolean","true_label":"Yes","false_label":"No"}"#),
+            "{json}"
+        );
+        let back: ColumnSchema = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, column);
+        assert_eq!(back.boolean_labels(), Some(("Yes", "No")));
+    }
+
+    #[test]
+    fn schemas_saved_without_formats_still_load() {
+        let json = r#"{"columns":[
+            {"name":"paid","kind":{"kind":"boolean"},"physical":"boolean","nullable":false},
+            {"name":"day","kind":{"kind":"constant"},"physical":"timestamp_millis","nullable":true,"pii_policy":"exclude"}
+        ]}"#;
+        let schema: Schema = serde_json::from_str(json).expect("old schema loads");
+        assert!(schema.columns.iter().all(|c| c.format.is_none()));
+        assert_eq!(schema.columns[0].boolean_labels(), None);
+        assert_eq!(schema.columns[1].datetime_format(), None);
+    }
+
+    #[test]
+    fn the_kind_format_wins_over_the_column_format() {
+        let mut column = ColumnSchema::new(
+            "day",
+            ColumnKind::Datetime {
+                format: "%d/%m/%Y".into(),
+            },
+            PhysicalType::TimestampMillis,
+        );
+        column.format = Some(ColumnFormat::Datetime {
+            format: "%Y".into(),
+        });
+        assert_eq!(column.datetime_format(), Some("%d/%m/%Y"));
+        column.kind = ColumnKind::Constant;
+        assert_eq!(column.datetime_format(), Some("%Y"));
     }
 
     #[test]

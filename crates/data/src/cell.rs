@@ -1,5 +1,6 @@
-//! Reading single cells: null tokens, numbers and booleans, shared by type inference and by
-//! the typed readers so that both agree on what a cell means.
+//! Reading single cells: null tokens, numbers and booleans (and how the booleans were
+//! spelled), shared by type inference and by the typed readers so that both agree on what a
+//! cell means.
 
 /// The null tokens used when [`crate::ReadOptions::na_values`] is left at its default.
 pub const DEFAULT_NA_VALUES: [&str; 9] =
@@ -99,6 +100,84 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     })
 }
 
+/// At most this many spellings are counted per column; a boolean column has a handful.
+const MAX_BOOLEAN_SPELLINGS: usize = 16;
+
+/// The spellings of true and false seen in a column, counted, so that booleans are written
+/// back the way the source wrote them (`Yes`/`No` rather than `true`/`false`).
+#[derive(Debug, Clone, Default)]
+pub struct BooleanSpellings {
+    /// Each spelling (trimmed, exact case) with the value it reads as and how often it was
+    /// seen, in order of first appearance.
+    seen: Vec<(String, bool, u64)>,
+}
+
+impl BooleanSpellings {
+    /// Counts the cell's spelling when it reads as a boolean, and gives its value.
+    pub fn observe(&mut self, text: &str) -> Option<bool> {
+        let text = text.trim_ascii();
+        let value = parse_bool(text)?;
+        if let Some(entry) = self.seen.iter_mut().find(|(s, _, _)| s == text) {
+            entry.2 += 1;
+        } else if self.seen.len() < MAX_BOOLEAN_SPELLINGS {
+            self.seen.push((text.to_string(), value, 1));
+        }
+        Some(value)
+    }
+
+    /// The labels for true and false: for each, the spelling seen most often (the first seen
+    /// on a tie). A value never seen is spelled like its partner (`No` for `Yes`, `0` for
+    /// `1`). `None` when nothing was seen.
+    pub fn labels(&self) -> Option<(String, String)> {
+        let most_seen = |value: bool| {
+            let mut best: Option<&(String, bool, u64)> = None;
+            for entry in self.seen.iter().filter(|e| e.1 == value) {
+                if best.is_none_or(|b| entry.2 > b.2) {
+                    best = Some(entry);
+                }
+            }
+            best.map(|(spelling, _, _)| spelling.clone())
+        };
+        match (most_seen(true), most_seen(false)) {
+            (Some(yes), Some(no)) => Some((yes, no)),
+            (Some(yes), None) => {
+                let no = partner_spelling(&yes);
+                Some((yes, no))
+            }
+            (None, Some(no)) => Some((partner_spelling(&no), no)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The other value's spelling in the same pair and case: `No` for `Yes`, `F` for `T`, `0` for
+/// `1`.
+fn partner_spelling(spelling: &str) -> String {
+    let partner = match spelling {
+        "1" => return "0".into(),
+        "0" => return "1".into(),
+        _ => BOOLEAN_PAIRS.iter().find_map(|(yes, no)| {
+            if spelling.eq_ignore_ascii_case(yes) {
+                Some(*no)
+            } else if spelling.eq_ignore_ascii_case(no) {
+                Some(*yes)
+            } else {
+                None
+            }
+        }),
+    };
+    let Some(partner) = partner else {
+        return spelling.to_string();
+    };
+    if spelling == spelling.to_ascii_uppercase() {
+        return partner.to_ascii_uppercase();
+    }
+    if spelling.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return partner[..1].to_ascii_uppercase() + &partner[1..];
+    }
+    partner.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +218,39 @@ mod tests {
         assert_eq!(parse_bool("Yes"), Some(true));
         assert_eq!(parse_bool("0"), Some(false));
         assert_eq!(parse_bool("nope"), None);
+    }
+
+    fn labels(cells: &[&str]) -> Option<(String, String)> {
+        let mut spellings = BooleanSpellings::default();
+        for cell in cells {
+            spellings.observe(cell);
+        }
+        spellings.labels()
+    }
+
+    fn pair(yes: &str, no: &str) -> Option<(String, String)> {
+        Some((yes.to_string(), no.to_string()))
+    }
+
+    #[test]
+    fn the_most_seen_spelling_of_each_value_wins() {
+        assert_eq!(
+            labels(&["Yes", "no", "No", "yes", "Yes"]),
+            pair("Yes", "no")
+        );
+        assert_eq!(labels(&[" T", "F ", "t"]), pair("T", "F"));
+        assert_eq!(labels(&["1", "0", "maybe"]), pair("1", "0"));
+        assert_eq!(labels(&["True", "FALSE"]), pair("True", "FALSE"));
+        assert_eq!(labels(&["maybe", ""]), None);
+    }
+
+    #[test]
+    fn an_unseen_value_is_spelled_like_its_partner() {
+        assert_eq!(labels(&["Yes", "Yes"]), pair("Yes", "No"));
+        assert_eq!(labels(&["FALSE"]), pair("TRUE", "FALSE"));
+        assert_eq!(labels(&["y"]), pair("y", "n"));
+        assert_eq!(labels(&["N"]), pair("Y", "N"));
+        assert_eq!(labels(&["1"]), pair("1", "0"));
+        assert_eq!(labels(&["t"]), pair("t", "f"));
     }
 }

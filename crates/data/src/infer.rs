@@ -1,14 +1,15 @@
 //! Type inference: one accumulator per column that sees every value once, in constant
 //! memory (running type candidates and a capped set of value hashes), then decides the
-//! column's [`ColumnKind`] and [`PhysicalType`].
+//! column's [`ColumnKind`], [`PhysicalType`] and, where the kind does not carry it, the
+//! [`ColumnFormat`] that writes its values back as the source spelled them.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use mirage_core::ColumnKind;
-use mirage_core::schema::PhysicalType;
+use mirage_core::schema::{ColumnFormat, PhysicalType};
 
-use crate::cell::{boolean_pairs, has_leading_zero, parse_float, parse_int};
+use crate::cell::{BooleanSpellings, boolean_pairs, has_leading_zero, parse_float, parse_int};
 use crate::datetime::{DatetimeFormat, could_be_datetime};
 
 /// Distinct values counted exactly before counting stops (raised to the high-cardinality
@@ -27,6 +28,9 @@ pub struct InferredType {
     pub kind: ColumnKind,
     /// The storage.
     pub physical: PhysicalType,
+    /// How values are written back as text, where the kind does not say (see
+    /// [`ColumnInference::format_for`]).
+    pub format: Option<ColumnFormat>,
 }
 
 /// The running state of inference for one column.
@@ -37,6 +41,10 @@ pub struct ColumnInference {
     int_ok: bool,
     float_ok: bool,
     boolean_mask: u8,
+    /// Whether every value so far reads as a boolean (including `1`/`0`), so that a column
+    /// declared boolean keeps its spellings too.
+    spellings_ok: bool,
+    spellings: BooleanSpellings,
     datetime_mask: u32,
     hashes: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
     cap: usize,
@@ -60,6 +68,8 @@ impl ColumnInference {
             int_ok: true,
             float_ok: true,
             boolean_mask: 0b1111,
+            spellings_ok: true,
+            spellings: BooleanSpellings::default(),
             datetime_mask,
             hashes: HashSet::default(),
             cap: DISTINCT_CAP.max(high_cardinality_threshold + 1),
@@ -102,6 +112,7 @@ impl ColumnInference {
         if self.boolean_mask != 0 {
             self.boolean_mask &= boolean_pairs(text);
         }
+        self.observe_boolean_spelling(text);
         if self.datetime_mask != 0 {
             if could_be_datetime(text) {
                 for (i, format) in formats.iter().enumerate().take(32) {
@@ -119,6 +130,14 @@ impl ColumnInference {
             self.with_space += 1;
         }
         self.observe_bytes(text.as_bytes());
+    }
+
+    /// Counts how a cell that may be a boolean is spelled; [`Self::observe`] does this for
+    /// every cell, typed input calls it for the strings it turns into booleans.
+    pub fn observe_boolean_spelling(&mut self, text: &str) {
+        if self.spellings_ok && self.spellings.observe(text).is_none() {
+            self.spellings_ok = false;
+        }
     }
 
     /// Records a non-null value of a known type by its bytes (for distinct counting only).
@@ -189,13 +208,41 @@ impl ColumnInference {
         high_cardinality_threshold: usize,
     ) -> Option<InferredType> {
         let (physical, format) = self.base_type(formats)?;
-        let kind = self.kind_for(
-            name,
+        let pattern = format.map(DatetimeFormat::pattern);
+        let kind = self.kind_for(name, physical, pattern, high_cardinality_threshold);
+        let format = self.format_for(&kind, physical, pattern);
+        Some(InferredType {
+            kind,
             physical,
-            format.map(DatetimeFormat::pattern),
-            high_cardinality_threshold,
-        );
-        Some(InferredType { kind, physical })
+            format,
+        })
+    }
+
+    /// The text format of a column of `kind` stored as `physical`, where the kind does not
+    /// carry it: the spellings seen, for booleans; `datetime_format` (the source's), for
+    /// timestamps whose kind is not [`ColumnKind::Datetime`] (a constant column). `None`
+    /// for everything else, and for booleans whose spellings were not seen (typed input).
+    pub fn format_for(
+        &self,
+        kind: &ColumnKind,
+        physical: PhysicalType,
+        datetime_format: Option<&str>,
+    ) -> Option<ColumnFormat> {
+        match physical {
+            PhysicalType::Boolean if self.spellings_ok => {
+                let (true_label, false_label) = self.spellings.labels()?;
+                Some(ColumnFormat::Boolean {
+                    true_label,
+                    false_label,
+                })
+            }
+            PhysicalType::TimestampMillis if !matches!(kind, ColumnKind::Datetime { .. }) => {
+                datetime_format.map(|format| ColumnFormat::Datetime {
+                    format: format.to_string(),
+                })
+            }
+            _ => None,
+        }
     }
 
     /// The kind of a column stored as `physical` (with `format` for datetimes).
@@ -368,6 +415,35 @@ mod tests {
         let inferred = infer("c", &["7", "7", "7"]);
         assert_eq!(inferred.kind, ColumnKind::Constant);
         assert_eq!(inferred.physical, PhysicalType::Int64);
+    }
+
+    #[test]
+    fn booleans_keep_the_spellings_seen() {
+        let inferred = infer("b", &["Yes", "No", "no", "Yes", "Yes"]);
+        assert_eq!(inferred.kind, ColumnKind::Boolean);
+        assert_eq!(
+            inferred.format,
+            Some(ColumnFormat::Boolean {
+                true_label: "Yes".into(),
+                false_label: "No".into(),
+            })
+        );
+        assert_eq!(infer("n", &["1", "0", "1"]).format, None);
+    }
+
+    #[test]
+    fn a_constant_datetime_keeps_its_format() {
+        let inferred = infer("d", &["31/12/2020", "31/12/2020"]);
+        assert_eq!(inferred.kind, ColumnKind::Constant);
+        assert_eq!(inferred.physical, PhysicalType::TimestampMillis);
+        assert_eq!(
+            inferred.format,
+            Some(ColumnFormat::Datetime {
+                format: "%d/%m/%Y".into()
+            })
+        );
+        // A datetime kind carries its own format.
+        assert_eq!(infer("d", &["2020-01-01", "2020-01-02"]).format, None);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! to Mirage's storage (integers to `Int64`, reals to `Float64`, strings to `Utf8`, dates and
 //! timestamps to `Timestamp(ms)`), and kinds are inferred from the values the way CSV strings
 //! are. A file written by [`crate::write_table`] carries its Mirage schema in the file's
-//! metadata, so kinds and datetime formats survive the round trip.
+//! metadata, so kinds and text formats (datetime formats, boolean spellings) survive the
+//! round trip. Native Parquet booleans have no spelling and are written back as
+//! `true`/`false`; dates and timestamps get [`DATE_FORMAT`] and [`TIMESTAMP_FORMAT`].
 
 use std::fs::File;
 use std::path::Path;
@@ -185,6 +187,13 @@ pub fn read_parquet(path: &Path, options: &ReadOptions) -> Result<Table> {
         let mut arrays = Vec::with_capacity(plans.len());
         for ((plan, column), array) in plans.iter().zip(&mut columns).zip(batch.columns()) {
             let base = to_base(array, plan.base)?;
+            if plan.base == PhysicalType::Utf8 && plan.target == PhysicalType::Boolean {
+                for text in base.as_string::<i32>().iter().flatten() {
+                    if !nulls.is_null(text) {
+                        column.observe_boolean_spelling(text);
+                    }
+                }
+            }
             let target = convert(path, plan, &base, &nulls, first_row)?;
             observe(column, &target);
             arrays.push(target);
@@ -203,9 +212,16 @@ pub fn read_parquet(path: &Path, options: &ReadOptions) -> Result<Table> {
         let kind = plan.kind.clone().unwrap_or_else(|| {
             column.kind_for(&plan.name, plan.target, Some(plan.format), threshold)
         });
+        let embedded_column = embedded.as_ref().and_then(|s| s.column(&plan.name));
+        // A format written with the file wins: the spellings came from the original source.
+        let format = embedded_column
+            .filter(|c| c.physical == plan.target)
+            .and_then(|c| c.format.clone())
+            .or_else(|| column.format_for(&kind, plan.target, Some(plan.format)));
         let mut schema_column = ColumnSchema::new(plan.name.clone(), kind, plan.target);
         schema_column.nullable = column.nulls() > 0;
-        if let Some(embedded) = embedded.as_ref().and_then(|s| s.column(&plan.name)) {
+        schema_column.format = format;
+        if let Some(embedded) = embedded_column {
             schema_column.pii_policy = embedded.pii_policy;
         }
         schema_columns.push(schema_column);
@@ -288,8 +304,11 @@ fn convert(
     };
     match (plan.base, plan.target) {
         (PhysicalType::Utf8, _) => {
-            let kind = plan.kind.clone().unwrap_or(ColumnKind::Text);
-            let parser = CellParser::for_column(&kind, plan.target).ok_or_else(refuse)?;
+            let datetime_format = match &plan.kind {
+                Some(ColumnKind::Datetime { format }) => Some(format.as_str()),
+                _ => None,
+            };
+            let parser = CellParser::for_column(plan.target, datetime_format).ok_or_else(refuse)?;
             let strings = array.as_string::<i32>();
             let mut builder = parser.builder_for(strings.len());
             for (row, value) in strings.iter().enumerate() {

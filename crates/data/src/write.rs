@@ -1,6 +1,7 @@
-//! Writing tables: CSV (datetimes in their schema format, floats in shortest round-trip
-//! form, nulls as empty cells, quoting only where needed) or Parquet (with the Mirage schema
-//! in the file metadata, so that reading it back restores kinds and formats).
+//! Writing tables: CSV (datetimes in their schema format, booleans in the source's spelling,
+//! floats in shortest round-trip form, nulls as empty cells, quoting only where needed) or
+//! Parquet (native Boolean and Timestamp types, with the Mirage schema in the file metadata,
+//! so that reading it back restores kinds and formats).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -8,8 +9,8 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type, TimestampMillisecondType};
+use mirage_core::Table;
 use mirage_core::schema::PhysicalType;
-use mirage_core::{ColumnKind, Table};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -65,11 +66,15 @@ fn write_csv(table: &Table, path: &Path) -> Result<()> {
     let columns = &table.schema().columns;
     let formats: Vec<Option<DatetimeFormat>> = columns
         .iter()
-        .map(|c| match (&c.kind, c.physical) {
-            (ColumnKind::Datetime { format }, _) => DatetimeFormat::new(format),
-            (_, PhysicalType::TimestampMillis) => DatetimeFormat::new(TIMESTAMP_FORMAT),
-            _ => None,
+        .map(|c| match (c.datetime_format(), c.physical) {
+            (Some(format), _) => DatetimeFormat::new(format),
+            (None, PhysicalType::TimestampMillis) => DatetimeFormat::new(TIMESTAMP_FORMAT),
+            (None, _) => None,
         })
+        .collect();
+    let booleans: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|c| c.boolean_labels().unwrap_or(("true", "false")))
         .collect();
     let mut line = String::new();
     for (i, column) in columns.iter().enumerate() {
@@ -103,11 +108,14 @@ fn write_csv(table: &Table, path: &Path) -> Result<()> {
                     PhysicalType::Float64 => {
                         format_float(array.as_primitive::<Float64Type>().value(row), &mut cell)
                     }
-                    PhysicalType::Boolean => cell.push_str(if array.as_boolean().value(row) {
-                        "true"
-                    } else {
-                        "false"
-                    }),
+                    PhysicalType::Boolean => {
+                        let (true_label, false_label) = booleans[i];
+                        cell.push_str(if array.as_boolean().value(row) {
+                            true_label
+                        } else {
+                            false_label
+                        })
+                    }
                     PhysicalType::Utf8 => cell.push_str(array.as_string::<i32>().value(row)),
                     PhysicalType::TimestampMillis => {
                         let millis = array.as_primitive::<TimestampMillisecondType>().value(row);

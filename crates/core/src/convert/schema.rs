@@ -1,9 +1,11 @@
-//! Column kinds, physical types, columns, keys and schemas.
+//! Column kinds, physical types, column formats, columns, keys and schemas.
 
 use super::{WithinField, convert_all, decode_enum, decode_proto_enum, invalid, missing, proto};
 use super::{required_text, unspecified, unspecified_message};
 use crate::error::{CoreError, Result};
-use crate::schema::{ColumnKind, ColumnSchema, ForeignKey, PhysicalType, Schema, SequenceKey};
+use crate::schema::{
+    ColumnFormat, ColumnKind, ColumnSchema, ForeignKey, PhysicalType, Schema, SequenceKey,
+};
 
 /// The proto kind of a column; the datetime format travels in a field of its own.
 impl From<&ColumnKind> for proto::ColumnKind {
@@ -96,6 +98,88 @@ impl TryFrom<proto::PhysicalType> for PhysicalType {
     }
 }
 
+impl From<ColumnFormat> for proto::ColumnFormat {
+    fn from(format: ColumnFormat) -> Self {
+        let format = match format {
+            ColumnFormat::Boolean {
+                true_label,
+                false_label,
+            } => proto::column_format::Format::Boolean(proto::BooleanLabels {
+                true_label,
+                false_label,
+            }),
+            ColumnFormat::Datetime { format } => proto::column_format::Format::Datetime(format),
+        };
+        proto::ColumnFormat {
+            format: Some(format),
+        }
+    }
+}
+
+impl TryFrom<proto::ColumnFormat> for ColumnFormat {
+    type Error = CoreError;
+
+    /// Refuses an empty message and empty or equal labels; whether the format fits the
+    /// column's storage is checked by [`column_format_from_proto`].
+    fn try_from(format: proto::ColumnFormat) -> Result<Self> {
+        match format.format {
+            None => Err(invalid(
+                "format",
+                "set one of boolean or datetime, or leave the column's format unset",
+            )),
+            Some(proto::column_format::Format::Boolean(labels)) => {
+                let true_label = required_text(labels.true_label, "boolean.true_label")?;
+                let false_label = required_text(labels.false_label, "boolean.false_label")?;
+                if true_label == false_label {
+                    return Err(invalid(
+                        "boolean.false_label",
+                        format!(
+                            "true and false are both spelled {true_label:?}, so they could not be told apart: give false another label"
+                        ),
+                    ));
+                }
+                Ok(ColumnFormat::Boolean {
+                    true_label,
+                    false_label,
+                })
+            }
+            Some(proto::column_format::Format::Datetime(format)) => Ok(ColumnFormat::Datetime {
+                format: required_text(format, "datetime")?,
+            }),
+        }
+    }
+}
+
+/// The `format` field of a column stored as `physical`: boolean labels are refused for
+/// anything but booleans and datetime formats for anything but timestamps, so that a wrong
+/// physical type is not hidden.
+fn column_format_from_proto(
+    format: Option<proto::ColumnFormat>,
+    physical: PhysicalType,
+) -> Result<Option<ColumnFormat>> {
+    let Some(format) = format else {
+        return Ok(None);
+    };
+    let format = ColumnFormat::try_from(format).within("format")?;
+    let (fits, wanted) = match &format {
+        ColumnFormat::Boolean { .. } => (physical == PhysicalType::Boolean, "boolean labels"),
+        ColumnFormat::Datetime { .. } => (
+            physical == PhysicalType::TimestampMillis,
+            "a datetime format",
+        ),
+    };
+    if !fits {
+        return Err(invalid(
+            "format",
+            format!(
+                "{wanted} do not fit a column stored as {}: unset the format or fix physical",
+                proto::PhysicalType::from(physical).as_str_name()
+            ),
+        ));
+    }
+    Ok(Some(format))
+}
+
 impl From<ColumnSchema> for proto::ColumnSchema {
     fn from(column: ColumnSchema) -> Self {
         let (kind, datetime_format) = column_kind_to_proto(column.kind);
@@ -107,6 +191,7 @@ impl From<ColumnSchema> for proto::ColumnSchema {
             nullable: column.nullable,
             pii: column.pii.map(Into::into),
             pii_policy: proto::PiiPolicy::from(column.pii_policy) as i32,
+            format: column.format.map(Into::into),
         }
     }
 }
@@ -115,10 +200,11 @@ impl TryFrom<proto::ColumnSchema> for ColumnSchema {
     type Error = CoreError;
 
     fn try_from(column: proto::ColumnSchema) -> Result<Self> {
+        let physical = decode_enum::<proto::PhysicalType, _>(column.physical, "physical")?;
         Ok(ColumnSchema {
             name: required_text(column.name, "name")?,
             kind: column_kind_from_proto(column.kind, column.datetime_format)?,
-            physical: decode_enum::<proto::PhysicalType, _>(column.physical, "physical")?,
+            physical,
             nullable: column.nullable,
             pii: column
                 .pii
@@ -126,6 +212,7 @@ impl TryFrom<proto::ColumnSchema> for ColumnSchema {
                 .transpose()
                 .within("pii")?,
             pii_policy: decode_enum::<proto::PiiPolicy, _>(column.pii_policy, "pii_policy")?,
+            format: column_format_from_proto(column.format, physical)?,
         })
     }
 }

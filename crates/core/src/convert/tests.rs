@@ -15,7 +15,9 @@ use crate::records::{
     ClusterStatus, DatasetRecord, GenerationRecord, GpuInfo, JobKind, JobRecord, JobStatus,
     ModelKind, ModelRecord, NodeInfo, NodeRole, PrivacyBudget, QualitySummary,
 };
-use crate::schema::{ColumnKind, ColumnSchema, ForeignKey, PhysicalType, Schema, SequenceKey};
+use crate::schema::{
+    ColumnFormat, ColumnKind, ColumnSchema, ForeignKey, PhysicalType, Schema, SequenceKey,
+};
 use crate::value::Value;
 
 use prost::Message;
@@ -62,16 +64,30 @@ fn schema() -> Schema {
     email.pii_policy = PiiPolicy::Fake;
     let mut id = ColumnSchema::new("id", ColumnKind::Identifier, PhysicalType::Int64);
     id.nullable = false;
+    let mut paid = ColumnSchema::new("paid", ColumnKind::Boolean, PhysicalType::Boolean);
+    paid.format = Some(ColumnFormat::Boolean {
+        true_label: "Yes".into(),
+        false_label: "No".into(),
+    });
+    let mut opened = ColumnSchema::new(
+        "opened",
+        ColumnKind::Constant,
+        PhysicalType::TimestampMillis,
+    );
+    opened.format = Some(ColumnFormat::Datetime {
+        format: "%d/%m/%Y".into(),
+    });
     let mut schema = Schema::new(vec![
         id,
         ColumnSchema::new("customer", ColumnKind::Integer, PhysicalType::Int64),
         ColumnSchema::new("at", datetime(), PhysicalType::TimestampMillis),
         ColumnSchema::new("amount", ColumnKind::Float, PhysicalType::Float64),
-        ColumnSchema::new("paid", ColumnKind::Boolean, PhysicalType::Boolean),
+        paid,
         ColumnSchema::new("channel", ColumnKind::Categorical, PhysicalType::Utf8),
         ColumnSchema::new("note", ColumnKind::Text, PhysicalType::Utf8),
         ColumnSchema::new("region", ColumnKind::Constant, PhysicalType::Utf8),
         email,
+        opened,
     ])
     .expect("valid schema");
     schema.primary_key = Some("id".into());

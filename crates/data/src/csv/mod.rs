@@ -181,8 +181,15 @@ fn build_schema(
                 });
             }
         };
+        // The source's datetime format, kept for a column whose kind does not carry it.
+        let datetime_format = column
+            .base_type(formats)
+            .and_then(|(_, format)| format)
+            .map(crate::datetime::DatetimeFormat::pattern);
+        let format = column.format_for(&kind, physical, datetime_format);
         let mut schema_column = ColumnSchema::new(name.clone(), kind, physical);
         schema_column.nullable = column.nulls() > 0;
+        schema_column.format = format;
         schema_columns.push(schema_column);
     }
     let mut schema = Schema::new(schema_columns)?;

@@ -10,8 +10,8 @@ use arrow::array::{
     TimestampMillisecondBuilder,
 };
 use arrow::datatypes::SchemaRef;
+use mirage_core::Schema;
 use mirage_core::schema::PhysicalType;
-use mirage_core::{ColumnKind, Schema};
 
 use crate::cell::{NullTokens, parse_bool, parse_float, parse_int};
 use crate::csv::CsvDialect;
@@ -31,20 +31,21 @@ pub(crate) enum CellParser {
 }
 
 impl CellParser {
-    /// The parser for a column of `kind` stored as `physical`.
-    pub(crate) fn for_column(kind: &ColumnKind, physical: PhysicalType) -> Option<Self> {
+    /// The parser for a column stored as `physical`, whose datetimes are written in
+    /// `datetime_format` (Mirage's [`TIMESTAMP_FORMAT`] when `None`); `None` when that
+    /// format is not a valid one.
+    pub(crate) fn for_column(
+        physical: PhysicalType,
+        datetime_format: Option<&str>,
+    ) -> Option<Self> {
         Some(match physical {
             PhysicalType::Int64 => CellParser::Int,
             PhysicalType::Float64 => CellParser::Float,
             PhysicalType::Boolean => CellParser::Boolean,
             PhysicalType::Utf8 => CellParser::Text,
-            PhysicalType::TimestampMillis => {
-                let pattern = match kind {
-                    ColumnKind::Datetime { format } => format.as_str(),
-                    _ => TIMESTAMP_FORMAT,
-                };
-                CellParser::Datetime(DatetimeFormat::new(pattern)?)
-            }
+            PhysicalType::TimestampMillis => CellParser::Datetime(DatetimeFormat::new(
+                datetime_format.unwrap_or(TIMESTAMP_FORMAT),
+            )?),
         })
     }
 
@@ -160,16 +161,14 @@ impl CsvBatchReader {
         let reader = open_text(path, gzip)?;
         let mut parsers = Vec::with_capacity(schema.len());
         for column in &schema.columns {
-            let parser =
-                CellParser::for_column(&column.kind, column.physical).ok_or_else(|| {
-                    DataError::UnsupportedOverride {
-                        path: path.to_path_buf(),
-                        column: column.name.clone(),
-                        message: format!(
-                            "{} is not a valid datetime format; fix it in the schema file",
-                            column.kind
-                        ),
-                    }
+            let parser = CellParser::for_column(column.physical, column.datetime_format())
+                .ok_or_else(|| DataError::UnsupportedOverride {
+                    path: path.to_path_buf(),
+                    column: column.name.clone(),
+                    message: format!(
+                        "{:?} is not a valid datetime format; fix it in the schema file",
+                        column.datetime_format().unwrap_or(TIMESTAMP_FORMAT)
+                    ),
                 })?;
             parsers.push(parser);
         }

@@ -2,6 +2,7 @@
 
 mod adult;
 mod errors;
+mod formats;
 mod inference;
 mod overrides;
 mod parquet_input;

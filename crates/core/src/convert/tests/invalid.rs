@@ -102,6 +102,57 @@ fn datetime_formats_go_with_datetime_kinds_only() {
 }
 
 #[test]
+fn column_formats_must_be_complete_and_fit_the_storage() {
+    let mut message = proto::Schema::from(schema());
+    message.columns[4].format = Some(proto::ColumnFormat::default());
+    let err = Schema::try_from(message).expect_err("empty format");
+    assert_eq!(field_of(err), "columns[4].format.format");
+
+    let mut message = proto::Schema::from(schema());
+    message.columns[4].format = Some(proto::ColumnFormat {
+        format: Some(proto::column_format::Format::Boolean(
+            proto::BooleanLabels {
+                true_label: "Yes".into(),
+                false_label: String::new(),
+            },
+        )),
+    });
+    let err = Schema::try_from(message).expect_err("no false label");
+    assert!(matches!(err, CoreError::MissingField { .. }), "{err}");
+    assert_eq!(field_of(err), "columns[4].format.boolean.false_label");
+
+    let mut message = proto::Schema::from(schema());
+    message.columns[4].format = Some(proto::ColumnFormat {
+        format: Some(proto::column_format::Format::Boolean(
+            proto::BooleanLabels {
+                true_label: "y".into(),
+                false_label: "y".into(),
+            },
+        )),
+    });
+    let err = Schema::try_from(message).expect_err("equal labels");
+    assert_eq!(field_of(err), "columns[4].format.boolean.false_label");
+
+    let mut message = proto::Schema::from(schema());
+    message.columns[1].format = message.columns[4].format.clone();
+    let err = Schema::try_from(message).expect_err("labels on an integer");
+    assert!(err.to_string().contains("PHYSICAL_TYPE_INT64"), "{err}");
+    assert_eq!(field_of(err), "columns[1].format");
+
+    let mut message = proto::Schema::from(schema());
+    message.columns[4].format = message.columns[9].format.clone();
+    let err = Schema::try_from(message).expect_err("datetime format on a boolean");
+    assert_eq!(field_of(err), "columns[4].format");
+
+    let mut message = proto::Schema::from(schema());
+    message.columns[9].format = Some(proto::ColumnFormat {
+        format: Some(proto::column_format::Format::Datetime(String::new())),
+    });
+    let err = Schema::try_from(message).expect_err("empty datetime format");
+    assert_eq!(field_of(err), "columns[9].format.datetime");
+}
+
+#[test]
 fn bad_ids_name_their_field() {
     let mut message = proto::Dataset::from(dataset());
     message.id = "ds_not-a-uuid".into();

@@ -86,11 +86,46 @@ fn schemas_round_trip_with_every_kind_and_key() {
     assert_eq!(at.kind, proto::ColumnKind::Datetime as i32);
     assert_eq!(at.datetime_format.as_deref(), Some("%Y-%m-%d %H:%M"));
     assert_eq!(message.columns[0].datetime_format, None);
+    assert_eq!(message.columns[0].format, None);
+    let paid = message.columns[4].format.clone().and_then(|f| f.format);
+    assert_eq!(
+        paid,
+        Some(proto::column_format::Format::Boolean(
+            proto::BooleanLabels {
+                true_label: "Yes".into(),
+                false_label: "No".into(),
+            }
+        ))
+    );
+    let opened = message.columns[9].format.clone().and_then(|f| f.format);
+    assert_eq!(
+        opened,
+        Some(proto::column_format::Format::Datetime("%d/%m/%Y".into()))
+    );
     round_trip::<_, proto::Schema>(schema);
     round_trip::<_, proto::Schema>(Schema::default());
     let mut high = ColumnSchema::new("h", ColumnKind::HighCardinality, PhysicalType::Utf8);
     high.nullable = false;
     round_trip::<_, proto::ColumnSchema>(high);
+}
+
+#[test]
+fn column_formats_round_trip() {
+    for format in [
+        ColumnFormat::Boolean {
+            true_label: "T".into(),
+            false_label: "F".into(),
+        },
+        ColumnFormat::Boolean {
+            true_label: "1".into(),
+            false_label: "0".into(),
+        },
+        ColumnFormat::Datetime {
+            format: "%Y-%m-%d".into(),
+        },
+    ] {
+        round_trip::<_, proto::ColumnFormat>(format);
+    }
 }
 
 #[test]
