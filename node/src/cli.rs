@@ -54,9 +54,19 @@ enum Command {
         /// Output file, .csv or .parquet (default: <source>.synthetic.csv here).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Write the quality report as JSON here.
+        /// Write the assessment as JSON here (default: <out>.report.json).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write the assessment as a self-contained HTML page here (default: <out>.report.html).
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Hold out this share of the source rows (e.g. 0.2) from training, so the report can
+        /// measure utility and privacy against rows the model never saw.
+        #[arg(long)]
+        holdout: Option<f64>,
+        /// The column utility metrics predict (needs --holdout).
+        #[arg(long)]
+        target: Option<String>,
         /// Schema-override file (TOML or JSON).
         #[arg(long)]
         schema: Option<PathBuf>,
@@ -81,18 +91,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Score a synthetic table against the real one (SDMetrics-style quality report).
+    /// Assess a synthetic table against the real rows it was trained on: fidelity,
+    /// utility, privacy risk, the gate and recommendations.
     Evaluate {
-        /// The real table (CSV or Parquet).
+        /// The real rows the generator was trained on (CSV or Parquet).
+        #[arg(long)]
         real: PathBuf,
-        /// The synthetic table; its columns are read with the real table's schema.
+        /// The synthetic table; read with the real table's schema.
+        #[arg(long)]
         synthetic: PathBuf,
+        /// Real rows the generator never saw (enables utility and privacy metrics).
+        #[arg(long)]
+        holdout: Option<PathBuf>,
+        /// The column utility metrics predict (needs --holdout).
+        #[arg(long)]
+        target: Option<String>,
         /// Schema-override file for the real table.
         #[arg(long)]
         schema: Option<PathBuf>,
-        /// Print the whole report as JSON.
+        /// Write the assessment as JSON here.
         #[arg(long)]
-        json: bool,
+        json: Option<PathBuf>,
+        /// Write the assessment as a self-contained HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// List the models this build can fit.
     Models,
@@ -170,6 +192,9 @@ pub fn run() -> anyhow::Result<()> {
             seed,
             out,
             report,
+            html,
+            holdout,
+            target,
             schema,
             conditions,
             pii,
@@ -195,6 +220,9 @@ pub fn run() -> anyhow::Result<()> {
                 rows,
                 seed,
                 report,
+                html,
+                holdout,
+                target,
                 schema,
                 conditions,
                 pii: pii.map(PiiPolicy::from),
@@ -216,15 +244,24 @@ pub fn run() -> anyhow::Result<()> {
         Command::Evaluate {
             real,
             synthetic,
+            holdout,
+            target,
             schema,
             json,
+            html,
         } => {
-            let report = crate::evaluate_cmd::run(&real, &synthetic, schema.as_deref())?;
-            if json {
-                println!("{}", report.to_json_pretty());
-            } else {
-                print!("{}", crate::render::quality(&report));
-            }
+            let command = crate::evaluate_cmd::EvaluateCommand {
+                real,
+                synthetic,
+                holdout,
+                target,
+                schema,
+                json,
+                html,
+            };
+            let assessment = crate::evaluate_cmd::run(&command)?;
+            print!("{}", crate::render::quality(&assessment.fidelity));
+            print!("{}", crate::render::assessment(&assessment));
         }
         Command::Config { file } => {
             let config = crate::config::load(file.as_deref(), |name| std::env::var(name).ok())?;

@@ -184,15 +184,20 @@ pub fn profile(source: &str, schema: &Schema, profile: &DatasetProfile) -> Strin
 /// The closing summary of `mirage synth`.
 pub fn summary(summary: &SynthSummary) -> String {
     let mut out = String::new();
-    let q = &summary.quality;
+    let q = &summary.assessment.fidelity;
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Synthesized {} rows × {} columns from {} ({} rows) with {} in {:.2} s",
+        "Synthesized {} rows × {} columns from {} ({} rows{}) with {} in {:.2} s",
         summary.rows_out,
         summary.columns_out,
         summary.source,
         summary.rows_in,
+        if summary.rows_holdout > 0 {
+            format!(", {} held out", summary.rows_holdout)
+        } else {
+            String::new()
+        },
         summary.model,
         summary.total_seconds()
     );
@@ -213,7 +218,74 @@ pub fn summary(summary: &SynthSummary) -> String {
         let _ = writeln!(out, "  PII:      {}", items.join(", "));
     }
     out.push_str(&quality(q));
+    out.push_str(&assessment(&summary.assessment));
     let _ = writeln!(out, "  output:   {}", summary.out.display());
+    let _ = writeln!(
+        out,
+        "  reports:  {} · {}",
+        summary.reports.0.display(),
+        summary.reports.1.display()
+    );
+    out
+}
+
+/// The gate, the other pillars' headline numbers and the urgent recommendations.
+pub fn assessment(a: &mirage_quality::Assessment) -> String {
+    let mut out = String::new();
+    if let Some(d) = &a.detection {
+        let _ = write!(out, "  utility:  detection AUC {:.3}", d.auc);
+        if let Some(p) = a
+            .utility
+            .as_ref()
+            .and_then(mirage_quality::UtilityReport::primary)
+        {
+            let _ = write!(
+                out,
+                " · {:?} TSTR {:.3} / TRTR {:.3}{}",
+                p.metric,
+                p.synthetic,
+                p.real,
+                p.ratio
+                    .map(|r| format!(" (ratio {r:.3})"))
+                    .unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(p) = &a.privacy {
+        let _ = writeln!(
+            out,
+            "  privacy:  closer-to-train {:.3} · identical {:.4} · membership AUC {:.3} · attack risks beyond control {:.3}/{:.3}/{:.3}",
+            p.dcr.closer_to_train_share,
+            p.dcr.identical_match_share,
+            p.membership.auc,
+            p.singling_out.control_risk,
+            p.linkability.control_risk,
+            p.attribute_inference.control_risk
+        );
+    }
+    let pillars: Vec<String> = a
+        .gate
+        .pillars_checked
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if a.gate.passed {
+        let _ = writeln!(out, "  gate:     PASSED ({})", pillars.join(", "));
+    } else {
+        let _ = writeln!(out, "  gate:     FAILED ({})", pillars.join(", "));
+        for reason in &a.gate.reasons {
+            let _ = writeln!(out, "            - {reason}");
+        }
+    }
+    for r in a
+        .recommendations
+        .iter()
+        .filter(|r| r.severity >= mirage_quality::recommend::Severity::Warning)
+        .take(5)
+    {
+        let _ = writeln!(out, "  advice:   {}", r.message);
+    }
     out
 }
 

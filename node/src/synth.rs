@@ -11,8 +11,11 @@ use mirage_core::schema::{ColumnKind, ColumnSchema, PhysicalType};
 use mirage_core::{Condition, DatasetProfile, PiiKind, PiiPolicy, Schema, Table};
 use mirage_data::{ProfileOptions, ReadOptions, SchemaOverrides};
 use mirage_models::{CancellationToken, FitContext, SampleRequest, Synthesizer};
-use mirage_quality::{QualityOptions, QualityReport};
+use mirage_quality::{Assessment, AssessmentOptions};
 use serde::Serialize;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
 
 use crate::stages::StageReporter;
 
@@ -40,8 +43,14 @@ pub struct SynthOptions {
     pub seed: u64,
     /// Output file (`.csv` or `.parquet`).
     pub out: PathBuf,
-    /// Where to write the quality report as JSON.
+    /// Where to write the assessment as JSON (default: beside the output, `.report.json`).
     pub report: Option<PathBuf>,
+    /// Where to write the assessment as HTML (default: beside the output, `.report.html`).
+    pub html: Option<PathBuf>,
+    /// Share of source rows held out from training, for utility and privacy metrics.
+    pub holdout: Option<f64>,
+    /// The column utility metrics predict.
+    pub target: Option<String>,
     /// A schema-override file (TOML or JSON).
     pub schema: Option<PathBuf>,
     /// Constraints on the generated rows.
@@ -88,8 +97,14 @@ pub struct SynthSummary {
     pub stages: Vec<(String, f64)>,
     /// PII columns and their treatment.
     pub pii: Vec<PiiColumn>,
-    /// The quality report (real vs synthetic, modelled columns).
-    pub quality: QualityReport,
+    /// Training rows (source rows less the holdout).
+    pub rows_train: usize,
+    /// Held-out rows.
+    pub rows_holdout: usize,
+    /// Where the JSON and HTML reports went.
+    pub reports: (PathBuf, PathBuf),
+    /// The assessment (synthetic against training rows, modelled columns).
+    pub assessment: Assessment,
     /// The source's profile.
     pub profile: DatasetProfile,
 }
@@ -197,7 +212,16 @@ pub fn run(
             "every column of {source} is flagged as personal data; keep some with --pii keep or a schema file"
         );
     }
-    let training = project(&source_table, &modelled)?;
+    let (training, holdout) = match options.holdout {
+        None => (project(&source_table, &modelled)?, None),
+        Some(share) => {
+            let (train, holdout) = split_rows(&source_table, share, options.seed)?;
+            (
+                project(&train, &modelled)?,
+                Some(project(&holdout, &modelled)?),
+            )
+        }
+    };
 
     let cancel = CancellationToken::new();
     let model: Box<dyn Synthesizer> = timed(
@@ -237,7 +261,7 @@ pub fn run(
             .with_context(|| format!("cannot save the model to {}", dir.display()))?;
     }
 
-    let rows = options.rows.unwrap_or(source_table.num_rows());
+    let rows = options.rows.unwrap_or(training.num_rows());
     let request = SampleRequest {
         rows,
         seed: options.seed,
@@ -264,9 +288,23 @@ pub fn run(
         },
     )?;
 
-    let quality = timed(reporter, &mut stages, "score", None, |_| {
-        let report = mirage_quality::evaluate(&training, &synthetic, &QualityOptions::default())?;
-        Ok((report.clone(), format!("overall {:.3}", report.overall)))
+    let assessment = timed(reporter, &mut stages, "assess", None, |_| {
+        let assessment_options = AssessmentOptions {
+            target: options.target.clone(),
+            ..AssessmentOptions::default()
+        };
+        let assessment =
+            mirage_quality::assess(&training, holdout.as_ref(), &synthetic, &assessment_options)?;
+        let detail = format!(
+            "overall {:.3}, gate {}",
+            assessment.fidelity.overall,
+            if assessment.gate.passed {
+                "passed"
+            } else {
+                "failed"
+            }
+        );
+        Ok((assessment, detail))
     })?;
 
     let output = timed(reporter, &mut stages, "write", None, |_| {
@@ -277,10 +315,19 @@ pub fn run(
             format!("{} ({})", options.out.display(), out_format.name()),
         ))
     })?;
-    if let Some(report) = &options.report {
-        std::fs::write(report, quality.to_json_pretty())
-            .with_context(|| format!("cannot write the report to {}", report.display()))?;
-    }
+    let report_json = options
+        .report
+        .clone()
+        .unwrap_or_else(|| sibling(&options.out, "report.json"));
+    let report_html = options
+        .html
+        .clone()
+        .unwrap_or_else(|| sibling(&options.out, "report.html"));
+    std::fs::write(&report_json, assessment.to_json_pretty())
+        .with_context(|| format!("cannot write the report to {}", report_json.display()))?;
+    let title = format!("Mirage quality report: {source}");
+    std::fs::write(&report_html, assessment.to_html(&title))
+        .with_context(|| format!("cannot write the report to {}", report_html.display()))?;
 
     Ok(SynthSummary {
         source,
@@ -292,9 +339,44 @@ pub fn run(
         model: options.model,
         stages,
         pii,
-        quality,
+        rows_train: training.num_rows(),
+        rows_holdout: holdout.as_ref().map_or(0, Table::num_rows),
+        reports: (report_json, report_html),
+        assessment,
         profile,
     })
+}
+
+/// `dir/name.csv` → `dir/name.<suffix>`.
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "synthetic".into());
+    out.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// Splits the rows at random (seeded) into a training part and a holdout of `share`.
+pub fn split_rows(table: &Table, share: f64, seed: u64) -> anyhow::Result<(Table, Table)> {
+    if !(share > 0.0 && share < 1.0) {
+        bail!("--holdout {share}: give the share of rows to hold out, between 0 and 1 (e.g. 0.2)");
+    }
+    let rows = table.num_rows();
+    let held = ((rows as f64) * share).round() as usize;
+    if held == 0 || held == rows {
+        bail!(
+            "--holdout {share} leaves {} training and {held} holdout rows of {rows}; both need rows",
+            rows - held
+        );
+    }
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0068_6f6c_646f_7574);
+    order.shuffle(&mut rng);
+    let (holdout, train) = order.split_at(held);
+    let (mut train, mut holdout) = (train.to_vec(), holdout.to_vec());
+    train.sort_unstable();
+    holdout.sort_unstable();
+    Ok((table.take_rows(&train)?, table.take_rows(&holdout)?))
 }
 
 /// The generated table with fake values added for the columns whose policy is `fake`,

@@ -52,7 +52,7 @@ fn synth_on_the_demo_writes_rows_a_report_and_a_summary() {
         dir.path(),
     );
     // Not a terminal: one plain line per stage.
-    for stage in ["ingest", "profile", "fit", "sample", "score", "write"] {
+    for stage in ["ingest", "profile", "fit", "sample", "assess", "write"] {
         assert!(stderr.contains(&format!("{stage}: done in")), "{stderr}");
     }
     assert!(
@@ -76,10 +76,17 @@ fn synth_on_the_demo_writes_rows_a_report_and_a_summary() {
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
     )
     .expect("json");
+    assert_eq!(report["version"], 1);
     assert!(
-        report["overall"].as_f64().is_some_and(|v| v > 0.8),
+        report["fidelity"]["overall"]
+            .as_f64()
+            .is_some_and(|v| v > 0.8),
         "{report}"
     );
+    assert!(report["gate"]["passed"].is_boolean(), "{report}");
+    // The HTML report goes beside the output by default.
+    let html = std::fs::read_to_string(dir.path().join("out.report.html")).expect("html report");
+    assert!(html.contains("Quality gate"), "gate verdict in the page");
     assert!(dir.path().join("model/model.json").exists());
 }
 
@@ -207,6 +214,10 @@ fn user_errors_are_clear_and_never_panic() {
     assert!(e.contains("col=v"), "{e}");
     let e = fail(&["synth", "-c", "age>200", "--quiet"], dir.path());
     assert!(e.contains("ranges over"), "{e}");
+    let e = fail(&["synth", "--holdout", "1.5", "--quiet"], dir.path());
+    assert!(e.contains("between 0 and 1"), "{e}");
+    let e = fail(&["synth", "--target", "income", "--quiet"], dir.path());
+    assert!(e.contains("--holdout"), "{e}");
     let e = fail(&["synth", "--model", "nope"], dir.path());
     assert!(e.contains("gaussian-copula"), "{e}");
     let e = fail(&["synth", "--config", "{bad"], dir.path());
@@ -225,4 +236,128 @@ fn user_errors_are_clear_and_never_panic() {
         dir.path(),
     );
     assert!(e.contains("already exists"), "{e}");
+}
+
+#[test]
+fn synth_with_a_holdout_reports_utility_and_privacy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stdout, _) = succeed(
+        &[
+            "synth",
+            "--holdout",
+            "0.25",
+            "--target",
+            "income",
+            "--out",
+            "s.csv",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert!(stdout.contains("8140 held out"), "{stdout}");
+    assert!(stdout.contains("utility:  detection AUC"), "{stdout}");
+    assert!(stdout.contains("RocAuc TSTR"), "{stdout}");
+    assert!(stdout.contains("privacy:  closer-to-train"), "{stdout}");
+    assert!(
+        stdout.contains("gate:     PASSED (fidelity, utility, privacy)"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("s.report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["rows"]["holdout"], 8140);
+    let share = report["privacy"]["dcr"]["closer_to_train_share"]
+        .as_f64()
+        .expect("share");
+    assert!((share - 0.5).abs() < 0.1, "{share}");
+
+    let e = fail(&["synth", "--holdout", "1.5", "--quiet"], dir.path());
+    assert!(e.contains("between 0 and 1"), "{e}");
+    let e = fail(&["synth", "--target", "income", "--quiet"], dir.path());
+    assert!(e.contains("--holdout"), "{e}");
+}
+
+#[test]
+fn evaluate_scores_files_and_fails_the_gate_on_a_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut real = String::from("age,plan,spend\n");
+    let mut holdout = real.clone();
+    for i in 0..400 {
+        let row = format!(
+            "{},{},{}.5\n",
+            20 + (i * 7) % 50,
+            ["basic", "pro", "team"][i % 3],
+            (i * 13) % 97
+        );
+        if i % 2 == 0 {
+            real.push_str(&row);
+        } else {
+            holdout.push_str(&row);
+        }
+    }
+    std::fs::write(dir.path().join("real.csv"), &real).expect("fixture");
+    std::fs::write(dir.path().join("holdout.csv"), &holdout).expect("fixture");
+    let args = [
+        "evaluate",
+        "--real",
+        "real.csv",
+        "--synthetic",
+        "real.csv",
+        "--holdout",
+        "holdout.csv",
+        "--target",
+        "plan",
+        "--json",
+        "e.json",
+        "--html",
+        "e.html",
+    ];
+    let (stdout, _) = succeed(&args, dir.path());
+    assert!(stdout.contains("gate:     FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("identical_match_share 1.000 is above the limit"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("e.json")).expect("json"))
+            .expect("json");
+    assert_eq!(report["privacy"]["dcr"]["identical_match_share"], 1.0);
+    assert!(
+        std::fs::read_to_string(dir.path().join("e.html"))
+            .expect("html")
+            .contains("FAILED")
+    );
+
+    let e = fail(
+        &[
+            "evaluate",
+            "--real",
+            "real.csv",
+            "--synthetic",
+            "real.csv",
+            "--target",
+            "plan",
+        ],
+        dir.path(),
+    );
+    assert!(e.contains("--holdout"), "{e}");
+    let e = fail(
+        &["evaluate", "--real", "real.csv", "--synthetic", "nope.csv"],
+        dir.path(),
+    );
+    assert!(e.contains("nope.csv"), "{e}");
+    let bad_target = [
+        "evaluate",
+        "--real",
+        "real.csv",
+        "--synthetic",
+        "real.csv",
+        "--holdout",
+        "holdout.csv",
+        "--target",
+        "colour",
+    ];
+    let e = fail(&bad_target, dir.path());
+    assert!(e.contains("colour"), "{e}");
 }

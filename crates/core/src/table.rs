@@ -104,11 +104,63 @@ impl Table {
         self.column(index)
     }
 
+    /// The rows at `indices`, in that order, as a table with the same schema.
+    pub fn take_rows(&self, indices: &[u32]) -> Result<Table> {
+        let rows = self.num_rows();
+        if let Some(bad) = indices.iter().find(|&&i| i as usize >= rows) {
+            return Err(CoreError::InvalidValue {
+                column: "*".into(),
+                message: format!("row {bad} does not exist in a table of {rows} rows"),
+            });
+        }
+        let batch = self.to_single_batch()?;
+        let indices = arrow::array::UInt32Array::from(indices.to_vec());
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c.as_ref(), &indices, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let taken = RecordBatch::try_new(batch.schema(), columns)?;
+        Table::new(self.schema.clone(), vec![taken])
+    }
+
     /// All rows in one batch.
     pub fn to_single_batch(&self) -> Result<RecordBatch> {
         Ok(arrow::compute::concat_batches(
             &self.schema.arrow_schema(),
             &self.batches,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ColumnKind, ColumnSchema, PhysicalType};
+    use arrow::array::{Array, Int64Array};
+    use std::sync::Arc;
+
+    #[test]
+    fn take_rows_follows_the_indices_across_batches() {
+        let schema = Schema::new(vec![ColumnSchema::new(
+            "n",
+            ColumnKind::Integer,
+            PhysicalType::Int64,
+        )])
+        .expect("schema");
+        let batch = |values: Vec<i64>| {
+            RecordBatch::try_new(
+                schema.arrow_schema(),
+                vec![Arc::new(Int64Array::from(values))],
+            )
+            .expect("batch")
+        };
+        let table =
+            Table::new(schema.clone(), vec![batch(vec![1, 2]), batch(vec![3, 4])]).expect("table");
+        let taken = table.take_rows(&[3, 0, 2]).expect("take");
+        let column = taken.column(0).expect("column");
+        let values = column.as_any().downcast_ref::<Int64Array>().expect("ints");
+        assert_eq!(values.values().to_vec(), vec![4, 1, 3]);
+        assert!(table.take_rows(&[9]).is_err());
     }
 }

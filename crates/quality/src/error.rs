@@ -58,6 +58,12 @@ pub enum QualityError {
     /// A table could not hand over a column.
     #[error("table: {0}")]
     Core(#[from] CoreError),
+    /// A privacy evaluation could not run.
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
+    /// Utility or detection could not run.
+    #[error(transparent)]
+    Utility(#[from] crate::utility::UtilityError),
     /// A report could not be read back from JSON.
     #[error("quality report json: {0}")]
     Json(#[from] serde_json::Error),

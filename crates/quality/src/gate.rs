@@ -50,9 +50,8 @@ pub struct GateThresholds {
     pub min_utility_ratio: f64,
     /// Utility: cross-validated AUC of a classifier separating real from synthetic rows.
     pub max_detection_auc: f64,
-    /// Privacy: synthetic rows identical to a training row, beyond the share of holdout
-    /// rows identical to a training row (duplicates that exist in the population).
-    pub max_excess_identical_share: f64,
+    /// Privacy: synthetic rows identical to a training row.
+    pub max_identical_match_share: f64,
     /// Privacy: synthetic rows closer to the training rows than to the holdout rows.
     pub max_closer_to_train_share: f64,
     /// Privacy: AUC of the membership-inference attack.
@@ -68,7 +67,7 @@ impl Default for GateThresholds {
             min_diagnostic: 0.95,
             min_utility_ratio: 0.85,
             max_detection_auc: 0.95,
-            max_excess_identical_share: 0.01,
+            max_identical_match_share: 0.01,
             max_closer_to_train_share: 0.60,
             max_membership_auc: 0.60,
             max_attack_risk: 0.10,
@@ -84,10 +83,7 @@ impl GateThresholds {
             ("min_diagnostic", self.min_diagnostic),
             ("min_utility_ratio", self.min_utility_ratio),
             ("max_detection_auc", self.max_detection_auc),
-            (
-                "max_excess_identical_share",
-                self.max_excess_identical_share,
-            ),
+            ("max_identical_match_share", self.max_identical_match_share),
             ("max_closer_to_train_share", self.max_closer_to_train_share),
             ("max_membership_auc", self.max_membership_auc),
             ("max_attack_risk", self.max_attack_risk),

@@ -20,6 +20,7 @@
 //! the pairs with a real trend only (`association`); published SDMetrics figures compare
 //! with that one.
 
+mod assessment;
 mod association;
 mod diagnostic;
 mod encode;
@@ -28,16 +29,30 @@ mod evaluate;
 pub mod gate;
 pub mod html;
 mod options;
+pub mod privacy;
+pub mod recommend;
 mod report;
 mod sample;
 mod shapes;
 mod trends;
+pub mod utility;
 pub mod visuals;
 
+pub use assessment::{
+    Assessment, AssessmentOptions, AssessmentRows, REPORT_VERSION, assess, gate_checks,
+};
 pub use diagnostic::{Diagnostic, DiagnosticCheck, DiagnosticCheckKind};
 pub use error::{QualityError, Result};
 pub use evaluate::evaluate;
 pub use options::QualityOptions;
+pub use privacy::{
+    DcrReport, DistanceSummary, MembershipReport, NndrSummary, PrivacyError, PrivacyOptions,
+    PrivacyReport, RiskEstimate, evaluate_privacy,
+};
 pub use report::{QualityReport, SkipReason, SkippedColumn};
 pub use shapes::{ColumnShapeScore, ColumnShapes, ShapeMetric};
 pub use trends::{ColumnPairTrends, PairMetric, PairTrendScore};
+pub use utility::{
+    DetectionOptions, DetectionReport, GbdtConfig, Task, UtilityError, UtilityOptions,
+    UtilityReport, detection, evaluate_utility,
+};

@@ -150,7 +150,7 @@ pub fn heatmap(title: &str, columns: &[String], values: &[f64], diverging: bool)
             top + cell * (i as f64 + 0.7),
             escape(&clip(name, 16))
         );
-        for j in 0..n {
+        for (j, other) in columns.iter().enumerate() {
             let value = values.get(i * n + j).copied().unwrap_or(0.0);
             let _ = write!(
                 svg,
@@ -159,7 +159,7 @@ pub fn heatmap(title: &str, columns: &[String], values: &[f64], diverging: bool)
                 top + cell * i as f64,
                 heat_colour(value, diverging),
                 escape(name),
-                escape(&columns[j])
+                escape(other)
             );
         }
     }
