@@ -39,13 +39,20 @@ enum Command {
     Synth {
         /// CSV (optionally .gz) or Parquet file; the bundled Adult census data when omitted.
         file: Option<PathBuf>,
-        /// Model family.
-        #[arg(long, default_value = "gaussian-copula")]
-        model: String,
+        /// Model family (see `mirage models`); chosen from the table's size and the time
+        /// budget when omitted.
+        #[arg(long)]
+        model: Option<String>,
+        /// End-to-end time budget: `30s`, `2m` or plain seconds (`90`). Picks the model when
+        /// --model is omitted and caps training for models that stop on a budget
+        /// [default: 30s].
+        #[arg(long)]
+        time_budget: Option<String>,
         /// Model hyperparameters as JSON, e.g. '{"marginals": "empirical"}'.
         #[arg(long)]
         config: Option<String>,
-        /// Rows to generate (default: as many as the source).
+        /// Rows to generate (default: as many as the source). They stream to the output in
+        /// batches, so memory does not grow with the count.
         #[arg(long)]
         rows: Option<usize>,
         /// Random seed: the same seed gives the same rows.
@@ -187,6 +194,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Synth {
             file,
             model,
+            time_budget,
             config,
             rows,
             seed,
@@ -215,7 +223,14 @@ pub fn run() -> anyhow::Result<()> {
             let options = SynthOptions {
                 out: out.unwrap_or_else(|| default_output(file.as_deref())),
                 input: file.map_or(Input::Demo, Input::File),
-                model: mirage_models::parse_model_kind(&model)?,
+                model: model
+                    .as_deref()
+                    .map(mirage_models::parse_model_kind)
+                    .transpose()?,
+                time_budget: time_budget
+                    .as_deref()
+                    .map(crate::choose::parse_budget)
+                    .transpose()?,
                 model_config,
                 rows,
                 seed,

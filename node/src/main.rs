@@ -2,12 +2,14 @@
 //!
 //! - `cli.rs`: the command line (clap) and dispatch.
 //! - `synth.rs`: the one-shot pipeline ingest → profile → fit → sample → score → write.
+//! - `choose.rs`: the automatic model choice by table shape and time budget.
 //! - `profile_cmd.rs`: `mirage profile`; `evaluate_cmd.rs`: `mirage evaluate`.
 //! - `stages.rs`: progress bars on a terminal, plain lines elsewhere.
 //! - `render.rs`: tables and summaries for people.
 //! - `demo.rs`: the bundled Adult census dataset.
 //! - `config.rs`: node configuration loading (`mirage config check`).
 
+mod choose;
 mod cli;
 mod config;
 mod demo;

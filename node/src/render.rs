@@ -201,6 +201,11 @@ pub fn summary(summary: &SynthSummary) -> String {
         summary.model,
         summary.total_seconds()
     );
+    let _ = writeln!(
+        out,
+        "  model:    {} ({})",
+        summary.model, summary.model_reason
+    );
     let stages: Vec<String> = summary
         .stages
         .iter()
@@ -216,6 +221,13 @@ pub fn summary(summary: &SynthSummary) -> String {
             .map(|p| format!("{} ({}, {:?})", p.column, p.kind.label(), p.policy).to_lowercase())
             .collect();
         let _ = writeln!(out, "  PII:      {}", items.join(", "));
+    }
+    if summary.rows_assessed < summary.rows_out {
+        let _ = writeln!(
+            out,
+            "  assessed: the first {} of {} rows (the rest streamed straight to the output)",
+            summary.rows_assessed, summary.rows_out
+        );
     }
     out.push_str(&quality(q));
     out.push_str(&assessment(&summary.assessment));

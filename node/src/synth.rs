@@ -1,4 +1,8 @@
 //! `mirage synth`: ingest → profile → fit → sample → score → write, on one machine.
+//!
+//! Generated rows stream to the output file batch by batch ([`mirage_data::TableWriter`]),
+//! so memory does not grow with `--rows`: only the first [`assessment_rows`] rows are kept
+//! for the assessment. Without `--model` the model is picked by [`crate::choose`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +13,7 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use mirage_core::records::ModelKind;
 use mirage_core::schema::{ColumnKind, ColumnSchema, PhysicalType};
 use mirage_core::{Condition, DatasetProfile, PiiKind, PiiPolicy, Schema, Table};
-use mirage_data::{ProfileOptions, ReadOptions, SchemaOverrides};
+use mirage_data::{OutputFormat, ProfileOptions, ReadOptions, SchemaOverrides, TableWriter};
 use mirage_models::{CancellationToken, FitContext, SampleRequest, Synthesizer};
 use mirage_quality::{Assessment, AssessmentOptions};
 use serde::Serialize;
@@ -17,7 +21,18 @@ use serde::Serialize;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use crate::choose::{BudgetSettings, TableShape, choose_model, with_time_budget};
 use crate::stages::StageReporter;
+
+/// The end-to-end budget when `--time-budget` is not given.
+pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(30);
+
+/// Rows kept in memory for the assessment: as many as the training rows, and at least
+/// 50,000, so the scores compare like with like while memory stays bounded whatever
+/// `--rows` asks for.
+pub fn assessment_rows(training_rows: usize) -> usize {
+    training_rows.max(50_000)
+}
 
 /// Where the source rows come from.
 #[derive(Debug, Clone)]
@@ -33,8 +48,11 @@ pub enum Input {
 pub struct SynthOptions {
     /// The source.
     pub input: Input,
-    /// The model family.
-    pub model: ModelKind,
+    /// The model family; `None` = choose by the table's shape and the time budget.
+    pub model: Option<ModelKind>,
+    /// The end-to-end time budget (`None` = [`DEFAULT_TIME_BUDGET`] for the choice, and no
+    /// budget passed to a model named with `--model`).
+    pub time_budget: Option<Duration>,
     /// Model hyperparameters (JSON; `null` for defaults).
     pub model_config: serde_json::Value,
     /// Rows to generate; `None` = as many as the source has.
@@ -93,6 +111,11 @@ pub struct SynthSummary {
     pub out: PathBuf,
     /// The model family.
     pub model: ModelKind,
+    /// Why that model: named with `--model`, or the automatic choice's reason.
+    pub model_reason: String,
+    /// Generated rows the assessment scored (the first ones; all of them unless `--rows`
+    /// exceeds [`assessment_rows`]).
+    pub rows_assessed: usize,
     /// Seconds per stage, in order.
     pub stages: Vec<(String, f64)>,
     /// PII columns and their treatment.
@@ -168,7 +191,7 @@ pub fn run(
     if options.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let out_format = OutputFormat::of(&options.out)?;
+    let out_format = output_format(&options.out)?;
 
     let source_table = timed(reporter, &mut stages, "ingest", None, |_| {
         let table = mirage_data::read_table(&path, &read_options)?;
@@ -223,6 +246,23 @@ pub fn run(
         }
     };
 
+    let budget = options.time_budget.unwrap_or(DEFAULT_TIME_BUDGET);
+    let shape = TableShape::of(training.schema(), &profile, training.num_rows() as u64);
+    let (model_kind, model_reason) = match options.model {
+        Some(kind) => (kind, "named with --model".to_string()),
+        None => choose_model(shape, budget, mirage_models::available_models()),
+    };
+    // A budget goes to the model when it was chosen by budget or the user gave one.
+    let model_config = if options.model.is_none() || options.time_budget.is_some() {
+        with_time_budget(
+            model_kind,
+            options.model_config.clone(),
+            &BudgetSettings::new(shape, budget),
+        )
+    } else {
+        options.model_config.clone()
+    };
+
     let cancel = CancellationToken::new();
     let model: Box<dyn Synthesizer> = timed(
         reporter,
@@ -238,11 +278,12 @@ pub fn run(
                 cancel.clone(),
             );
             let training = &training;
+            let model_config = &model_config;
             let model = std::thread::scope(|scope| {
                 // The context (and with it the sender) moves into the worker and is dropped
                 // when fitting ends, which closes the channel and ends the loop below.
                 let worker = scope.spawn(move || {
-                    mirage_models::fit(options.model, training, &options.model_config, &mut context)
+                    mirage_models::fit(model_kind, training, model_config, &mut context)
                 });
                 for step in receiver {
                     reporter.progress(step);
@@ -252,7 +293,7 @@ pub fn run(
             let model = model.map_err(|_| anyhow::anyhow!("the model crashed while fitting"))??;
             Ok((
                 model,
-                format!("{} on {} columns", options.model, training.schema().len()),
+                format!("{model_kind} on {} columns", training.schema().len()),
             ))
         },
     )?;
@@ -268,25 +309,47 @@ pub fn run(
         batch_size: options.batch_size,
         conditions: options.conditions.clone(),
         max_draws: None,
+        first_row: 0,
     };
-    let synthetic = timed(
+    let fakes = FakeColumns::new(&schema, model.schema(), options.seed)?;
+    let keep = rows.min(assessment_rows(training.num_rows()));
+    let mut writer = TableWriter::create(&options.out, fakes.output_schema())?;
+    let sampled = timed(
         reporter,
         &mut stages,
         "sample",
         Some(rows as u64),
         |reporter| {
-            let mut batches = Vec::new();
+            let mut kept = Vec::new();
+            let mut kept_rows = 0;
             let mut done = 0u64;
-            for batch in mirage_models::sample(model.as_ref(), &request)? {
+            for (index, batch) in mirage_models::sample(model.as_ref(), &request)?.enumerate() {
                 let batch = batch?;
+                if kept_rows < keep {
+                    let take = batch.num_rows().min(keep - kept_rows);
+                    kept.push(batch.slice(0, take));
+                    kept_rows += take;
+                }
+                writer.write_batch(&fakes.apply(&batch, index)?)?;
                 done += batch.num_rows() as u64;
                 reporter.progress(done);
-                batches.push(batch);
             }
-            let table = Table::new(model.schema().clone(), batches)?;
-            Ok((table, format!("{rows} rows")))
+            let table = Table::new(model.schema().clone(), kept)?;
+            Ok((
+                table,
+                format!("{rows} rows streamed to {}", options.out.display()),
+            ))
         },
-    )?;
+    );
+    let synthetic = match sampled {
+        Ok(table) => table,
+        Err(e) => {
+            // Leave no partial output behind.
+            drop(writer);
+            let _ = std::fs::remove_file(&options.out);
+            return Err(e);
+        }
+    };
 
     let assessment = timed(reporter, &mut stages, "assess", None, |_| {
         let assessment_options = AssessmentOptions {
@@ -296,22 +359,26 @@ pub fn run(
         let assessment =
             mirage_quality::assess(&training, holdout.as_ref(), &synthetic, &assessment_options)?;
         let detail = format!(
-            "overall {:.3}, gate {}",
+            "overall {:.3}, gate {}{}",
             assessment.fidelity.overall,
             if assessment.gate.passed {
                 "passed"
             } else {
                 "failed"
+            },
+            if synthetic.num_rows() < rows {
+                format!(" (on the first {} rows)", synthetic.num_rows())
+            } else {
+                String::new()
             }
         );
         Ok((assessment, detail))
     })?;
 
-    let output = timed(reporter, &mut stages, "write", None, |_| {
-        let output = with_fakes(&schema, synthetic, options.seed)?;
-        mirage_data::write_table(&output, &options.out)?;
+    let rows_out = timed(reporter, &mut stages, "write", None, |_| {
+        let written = writer.finish()?;
         Ok((
-            output,
+            written as usize,
             format!("{} ({})", options.out.display(), out_format.name()),
         ))
     })?;
@@ -333,10 +400,12 @@ pub fn run(
         source,
         rows_in: source_table.num_rows(),
         columns_in: source_table.schema().len(),
-        rows_out: output.num_rows(),
-        columns_out: output.schema().len(),
+        rows_out,
+        columns_out: fakes.output_schema().len(),
         out: options.out.clone(),
-        model: options.model,
+        model: model_kind,
+        model_reason,
+        rows_assessed: synthetic.num_rows(),
         stages,
         pii,
         rows_train: training.num_rows(),
@@ -379,81 +448,84 @@ pub fn split_rows(table: &Table, share: f64, seed: u64) -> anyhow::Result<(Table
     Ok((table.take_rows(&train)?, table.take_rows(&holdout)?))
 }
 
-/// The generated table with fake values added for the columns whose policy is `fake`,
-/// at their source positions.
-fn with_fakes(source: &Schema, synthetic: Table, seed: u64) -> anyhow::Result<Table> {
-    let fakes: Vec<(usize, &ColumnSchema, PiiKind)> = source
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.pii_policy == PiiPolicy::Fake)
-        .filter_map(|(i, c)| c.pii.map(|p| (i, c, p.kind)))
-        .collect();
-    if fakes.is_empty() {
-        return Ok(synthetic);
-    }
-    let (generated_schema, batches) = synthetic.into_parts();
-    let mut columns: Vec<ColumnSchema> = Vec::new();
-    for column in &source.columns {
-        if let Some(generated) = generated_schema.column(&column.name) {
-            columns.push(generated.clone());
-        } else if column.pii_policy == PiiPolicy::Fake {
-            let mut fake = ColumnSchema::new(&column.name, ColumnKind::Text, PhysicalType::Utf8);
-            fake.pii = column.pii;
-            fake.pii_policy = PiiPolicy::Fake;
-            fake.nullable = false;
-            columns.push(fake);
-        }
-    }
-    let schema = Schema::new(columns)?;
-    let arrow_schema = schema.arrow_schema();
-    let mut out = Vec::with_capacity(batches.len());
-    for (b, batch) in batches.iter().enumerate() {
-        let rows = batch.num_rows();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.len());
-        for column in &schema.columns {
-            if let Some(index) = generated_schema.index_of(&column.name) {
-                arrays.push(Arc::clone(batch.column(index)));
-            } else if let Some((position, _, kind)) = fakes.iter().find(|f| f.1.name == column.name)
+/// Adds fake values for the columns whose policy is `fake`, at their source positions, to
+/// each generated batch.
+#[derive(Debug)]
+struct FakeColumns {
+    /// The output's schema: the generated columns and the faked ones, in source order.
+    schema: Schema,
+    /// Per output column: the generated column's index, or the faked column's source
+    /// position and what it holds.
+    plan: Vec<Result<usize, (usize, PiiKind)>>,
+    seed: u64,
+}
+
+impl FakeColumns {
+    fn new(source: &Schema, generated: &Schema, seed: u64) -> anyhow::Result<Self> {
+        let mut columns: Vec<ColumnSchema> = Vec::new();
+        let mut plan = Vec::new();
+        for (position, column) in source.columns.iter().enumerate() {
+            if let Some(index) = generated.index_of(&column.name) {
+                columns.push(generated.columns[index].clone());
+                plan.push(Ok(index));
+            } else if column.pii_policy == PiiPolicy::Fake
+                && let Some(finding) = column.pii
             {
-                let column_seed = seed ^ ((*position as u64) << 32) ^ b as u64;
-                let values = mirage_data::fake_values(*kind, rows, column_seed);
-                arrays.push(Arc::new(StringArray::from(values)));
+                let mut fake =
+                    ColumnSchema::new(&column.name, ColumnKind::Text, PhysicalType::Utf8);
+                fake.pii = column.pii;
+                fake.pii_policy = PiiPolicy::Fake;
+                fake.nullable = false;
+                columns.push(fake);
+                plan.push(Err((position, finding.kind)));
             }
         }
-        out.push(RecordBatch::try_new(Arc::clone(&arrow_schema), arrays)?);
-    }
-    Ok(Table::new(schema, out)?)
-}
-
-/// The file formats `--out` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutputFormat {
-    Csv,
-    Parquet,
-}
-
-impl OutputFormat {
-    fn of(path: &Path) -> anyhow::Result<Self> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("csv") => Ok(OutputFormat::Csv),
-            Some("parquet") => Ok(OutputFormat::Parquet),
-            _ => bail!(
-                "--out {}: the output must end in .csv or .parquet",
-                path.display()
-            ),
-        }
+        Ok(Self {
+            schema: Schema::new(columns)?,
+            plan,
+            seed,
+        })
     }
 
-    fn name(self) -> &'static str {
-        match self {
-            OutputFormat::Csv => "CSV",
-            OutputFormat::Parquet => "Parquet",
+    fn output_schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Generated batch number `index` with the fake columns added (seeded per column and
+    /// batch, so the output is reproducible).
+    fn apply(&self, batch: &RecordBatch, index: usize) -> anyhow::Result<RecordBatch> {
+        if self.plan.iter().all(Result::is_ok) {
+            return Ok(batch.clone());
         }
+        let rows = batch.num_rows();
+        let arrays: Vec<ArrayRef> = self
+            .plan
+            .iter()
+            .map(|step| match step {
+                Ok(generated) => Arc::clone(batch.column(*generated)),
+                Err((position, kind)) => {
+                    let column_seed = self.seed ^ ((*position as u64) << 32) ^ index as u64;
+                    let values = mirage_data::fake_values(*kind, rows, column_seed);
+                    Arc::new(StringArray::from(values)) as ArrayRef
+                }
+            })
+            .collect();
+        Ok(RecordBatch::try_new(self.schema.arrow_schema(), arrays)?)
+    }
+}
+
+/// The output format `--out` names, refusing anything but `.csv` and `.parquet` before
+/// any work is done.
+fn output_format(path: &Path) -> anyhow::Result<OutputFormat> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("csv" | "parquet") => Ok(OutputFormat::of(path)?),
+        _ => bail!(
+            "--out {}: the output must end in .csv or .parquet",
+            path.display()
+        ),
     }
 }

@@ -361,3 +361,162 @@ fn evaluate_scores_files_and_fails_the_gate_on_a_copy() {
     let e = fail(&bad_target, dir.path());
     assert!(e.contains("colour"), "{e}");
 }
+
+/// A table with the columns of the design's example: `age` and `income` (numbers) and
+/// `disease` (a categorical with a rare category, concentrated among old, rich patients).
+fn patients_csv() -> String {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut csv = String::from("age,income,disease\n");
+    for _ in 0..4_000 {
+        let age: i64 = rng.random_range(18..=95);
+        let wealth: f64 = rng.random_range(0.0..1.0);
+        let income = 20_000.0 + (age as f64 - 18.0) * 2_500.0 * (0.4 + 2.0 * wealth);
+        let disease = if age > 65 && income > 200_000.0 && rng.random_range(0.0..1.0) < 0.4 {
+            "rare_condition_x"
+        } else {
+            ["none", "none", "none", "flu", "diabetes"][rng.random_range(0..5)]
+        };
+        csv.push_str(&format!("{age},{income:.2},{disease}\n"));
+    }
+    csv
+}
+
+#[test]
+fn the_design_example_works_and_the_same_seed_gives_identical_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("data.csv"), patients_csv()).expect("fixture");
+    let run = |out: &str| {
+        succeed(
+            &[
+                "synth",
+                "data.csv",
+                "--rows",
+                "1000",
+                "--seed",
+                "42",
+                "--condition",
+                "age>65",
+                "--condition",
+                "income>200000",
+                "--condition",
+                "disease=rare_condition_x",
+                "--out",
+                out,
+                "--quiet",
+            ],
+            dir.path(),
+        )
+        .0
+    };
+    let stdout = run("a.csv");
+    assert!(
+        stdout.contains("Synthesized 1000 rows × 3 columns"),
+        "{stdout}"
+    );
+    // No --model: the choice and its reason are in the summary.
+    assert!(stdout.contains("model:    "), "{stdout}");
+    assert!(stdout.contains("(auto: "), "{stdout}");
+    run("b.csv");
+    run("a.parquet");
+    run("b.parquet");
+    let bytes = |name: &str| std::fs::read(dir.path().join(name)).expect("output");
+    assert_eq!(bytes("a.csv"), bytes("b.csv"), "same seed, same CSV bytes");
+    assert_eq!(
+        bytes("a.parquet"),
+        bytes("b.parquet"),
+        "same seed, same Parquet bytes"
+    );
+
+    let csv = String::from_utf8(bytes("a.csv")).expect("utf-8");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("age,income,disease"));
+    let mut rows = 0;
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let age: f64 = fields[0].parse().expect("age");
+        let income: f64 = fields[1].parse().expect("income");
+        assert!(age > 65.0 && income > 200_000.0, "{line}");
+        assert_eq!(fields[2], "rare_condition_x", "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, 1000);
+    let table = mirage_data::read_table(
+        &dir.path().join("a.parquet"),
+        &mirage_data::ReadOptions::default(),
+    )
+    .expect("parquet reads back");
+    assert_eq!(table.num_rows(), 1000);
+}
+
+#[test]
+fn synth_streams_more_rows_than_it_assesses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stdout, stderr) = succeed(
+        &[
+            "synth",
+            "--rows",
+            "120000",
+            "--batch-size",
+            "7000",
+            "--out",
+            "many.csv",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert!(stderr.is_empty() || !stderr.contains("error"), "{stderr}");
+    assert!(stdout.contains("Synthesized 120000 rows"), "{stdout}");
+    // The Adult demo has 32,561 training rows: the first 50,000 generated rows are scored.
+    assert!(
+        stdout.contains("assessed: the first 50000 of 120000 rows"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("many.csv")).expect("output");
+    assert_eq!(csv.lines().count(), 120_001);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("many.report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["rows"]["synthetic"], 50_000, "{}", report["rows"]);
+}
+
+#[test]
+fn the_model_choice_and_time_budget_show_in_the_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Adult is too big to train TabularARGN well in 5 s: the copula, and the reason why.
+    let (stdout, _) = succeed(
+        &["synth", "--rows", "500", "--time-budget", "5s", "--quiet"],
+        dir.path(),
+    );
+    assert!(
+        stdout.contains("model:    gaussian-copula (auto: 32,561 rows × 15 columns"),
+        "{stdout}"
+    );
+    if mirage_models::available_models().contains(&mirage_core::records::ModelKind::TabularArgn) {
+        assert!(stdout.contains("raise --time-budget"), "{stdout}");
+    } else {
+        assert!(stdout.contains("not available"), "{stdout}");
+    }
+    let (stdout, _) = succeed(
+        &[
+            "synth",
+            "--rows",
+            "500",
+            "--model",
+            "gaussian-copula",
+            "--time-budget",
+            "90",
+            "--json",
+        ],
+        dir.path(),
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("json summary");
+    assert_eq!(summary["model"], "gaussian-copula");
+    assert_eq!(summary["model_reason"], "named with --model");
+    for bad in ["ten", "0", "-5s", "3 parsecs"] {
+        let flag = format!("--time-budget={bad}");
+        let e = fail(&["synth", &flag, "--quiet"], dir.path());
+        assert!(e.contains("--time-budget"), "{bad}: {e}");
+    }
+}

@@ -183,6 +183,16 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// A batch handed to a table writer does not have the table's columns.
+    #[error(
+        "{path}: cannot write the batch: {message}; give batches with the table's columns in order"
+    )]
+    BatchMismatch {
+        /// The file being written.
+        path: PathBuf,
+        /// Which column differs and how.
+        message: String,
+    },
     /// The Parquet library failed.
     #[error("{path}: parquet: {source}; check that the file is a complete Parquet file")]
     Parquet {

@@ -13,8 +13,9 @@
 //!    the values.
 //! 4. [`pii`] flags columns holding personal data.
 //!
-//! [`profile_table`] computes the statistics of a table, [`write_table`] writes one back as
-//! CSV or Parquet, and [`fake_values`] makes stand-ins for personal data.
+//! [`profile_table`] computes the statistics of a table, [`TableWriter`] writes one batch by
+//! batch in bounded memory as CSV or Parquet ([`write_table`] writes a whole table), and
+//! [`fake_values`] makes stand-ins for personal data.
 
 #![warn(missing_docs)]
 
@@ -39,4 +40,4 @@ pub use overrides::{ColumnOverride, SchemaOverrides};
 pub use pii::fake_values;
 pub use profile::{ProfileOptions, profile_table};
 pub use read::read_table;
-pub use write::write_table;
+pub use write::{OutputFormat, TableWriter, write_table};

@@ -96,6 +96,12 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+    /// A tensor operation failed (shapes, safetensors files).
+    #[error("tensor operation failed: {message}")]
+    Tensor {
+        /// What candle reported.
+        message: String,
+    },
     /// Arrow failed to build a batch.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -116,9 +122,10 @@ impl ModelError {
             | ModelError::HopelessConditions { .. } => ErrorCode::InvalidArgument,
             ModelError::Cancelled => ErrorCode::Cancelled,
             ModelError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
-            ModelError::Io { .. } | ModelError::Corrupt { .. } | ModelError::Arrow(_) => {
-                ErrorCode::Internal
-            }
+            ModelError::Io { .. }
+            | ModelError::Corrupt { .. }
+            | ModelError::Arrow(_)
+            | ModelError::Tensor { .. } => ErrorCode::Internal,
             ModelError::Core(e) => e.code(),
         }
     }

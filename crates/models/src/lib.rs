@@ -5,10 +5,14 @@
 //! [`sampling::sample`], which handles seeding, bounded batches and conditions for all
 //! models alike. [`store`] saves a fitted model as an immutable directory and loads it back.
 //!
+//! - `argn/`: TabularARGN, an auto-regressive network over discretised columns.
+//! - `training/`: the training loop neural models share (AdamW, early stopping, time
+//!   budget, checkpoints and resume, progress events).
 //! - `copula/`: the Gaussian copula (marginals, normal scores, correlation, sampling).
 //! - `stats/`: the normal distribution and small linear algebra.
 //! - `columns.rs`: Arrow arrays ↔ plain vectors.
 
+pub mod argn;
 pub mod columns;
 pub mod copula;
 pub mod error;
@@ -17,10 +21,14 @@ pub mod sampling;
 pub mod stats;
 pub mod store;
 pub mod synthesizer;
+pub mod training;
 
+pub use argn::{ArgnConfig, TabularArgn};
 pub use copula::{GaussianCopula, GaussianCopulaConfig};
 pub use error::{ModelError, Result};
 pub use progress::{CancellationToken, FitContext, ProgressEvent};
-pub use sampling::{SampleRequest, sample, sample_all};
+pub use sampling::{SampleRequest, sample, sample_all, sample_rebalanced};
 pub use store::{ModelManifest, load_model, save_model};
-pub use synthesizer::{Synthesizer, available_models, fit, parse_model_kind, restore};
+pub use synthesizer::{
+    Synthesizer, available_models, fit, parse_model_kind, restore, restore_with_weights,
+};

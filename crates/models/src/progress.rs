@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One step of progress while fitting.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProgressEvent {
     /// The phase, e.g. `marginals`, `correlation`, `epoch`.
     pub stage: &'static str,
@@ -16,6 +16,12 @@ pub struct ProgressEvent {
     pub losses: Vec<(String, f64)>,
     /// A short human-readable note.
     pub message: String,
+    /// The epoch just finished (1-based), for models trained in epochs.
+    pub epoch: Option<u64>,
+    /// Training rows processed per second so far.
+    pub rows_per_second: Option<f64>,
+    /// Estimated seconds until training ends (capped by the time budget).
+    pub eta_seconds: Option<f64>,
 }
 
 /// A flag that asks a running fit to stop; cheap to clone and share across threads.

@@ -1,11 +1,13 @@
-//! Generation for every model: seeded batches of bounded size, and conditions met by
-//! rejection.
+//! Generation for every model: seeded batches of bounded size, and conditions met natively
+//! (models that implement [`Synthesizer::sample_conditioned`]) or by rejection.
 //!
 //! Draw round `k` of a generation uses a ChaCha8 stream seeded from `(seed, k)`, so the
 //! same seed and batch size always give the same rows. With conditions, each round draws
 //! candidates, keeps the rows that satisfy all conditions, and stops with
 //! [`ModelError::HopelessConditions`] when the observed acceptance rate says the request
-//! would need more draws than the limit.
+//! would need more draws than the limit. Rows from a model that conditions natively are
+//! verified the same way, so a row that misses a condition is never emitted.
+//! [`sample_rebalanced`] tops a class up to a wanted count with conditioned rows.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -34,6 +36,9 @@ pub struct SampleRequest {
     pub conditions: Vec<Condition>,
     /// Most candidate rows to draw before giving up; `None` = 100 × rows + 1,000,000.
     pub max_draws: Option<u64>,
+    /// Index of the first generated row within a larger generation, so that keys stay
+    /// unique when one generation continues another (0 for a fresh one).
+    pub first_row: u64,
 }
 
 impl SampleRequest {
@@ -45,6 +50,7 @@ impl SampleRequest {
             batch_size: 10_000,
             conditions: Vec::new(),
             max_draws: None,
+            first_row: 0,
         }
     }
 }
@@ -260,6 +266,11 @@ pub fn sample_all(model: &dyn Synthesizer, request: &SampleRequest) -> Result<Ve
 }
 
 impl SampleIter<'_> {
+    /// Candidate rows drawn so far (accepted or not): the next free row index for keys.
+    pub fn rows_drawn(&self) -> u64 {
+        self.drawn
+    }
+
     fn max_draws(&self) -> u64 {
         self.request
             .max_draws
@@ -276,6 +287,26 @@ impl SampleIter<'_> {
     fn draw_round(&mut self) -> Result<()> {
         let wanted = self.request.rows - self.emitted - self.pending_rows;
         let batch = self.request.batch_size;
+        let resolved: Vec<Condition> = self
+            .conditions
+            .iter()
+            .map(|c| c.condition.clone())
+            .collect();
+        if !resolved.is_empty() {
+            let mut rng = self.round_rng();
+            let draw = wanted.min(batch);
+            if let Some(native) = self.model.sample_conditioned(
+                draw,
+                self.request.first_row + self.drawn,
+                &resolved,
+                &mut rng,
+            ) {
+                let candidates = native?;
+                self.round += 1;
+                self.drawn += draw as u64;
+                return self.keep(candidates, wanted);
+            }
+        }
         let draw = if self.conditions.is_empty() {
             wanted.min(batch)
         } else {
@@ -289,9 +320,16 @@ impl SampleIter<'_> {
                 .clamp(batch.clamp(1, 1024), batch * 8)
         };
         let mut rng = self.round_rng();
-        let candidates = self.model.sample_batch(draw, self.drawn, &mut rng)?;
+        let candidates =
+            self.model
+                .sample_batch(draw, self.request.first_row + self.drawn, &mut rng)?;
         self.round += 1;
         self.drawn += draw as u64;
+        self.keep(candidates, wanted)
+    }
+
+    /// Keeps the candidates that meet every condition, up to `wanted` rows.
+    fn keep(&mut self, candidates: RecordBatch, wanted: usize) -> Result<()> {
         let kept = if self.conditions.is_empty() {
             candidates
         } else {
@@ -388,4 +426,45 @@ impl Iterator for SampleIter<'_> {
         }
         Some(self.take_batch())
     }
+}
+
+/// Generates `request` and then, while the rows hold fewer than `count` rows whose
+/// `column` equals `class`, more rows conditioned on that class (native conditioning where
+/// the model has it), appended after the others: "generate until class C has N rows".
+/// The extra rows use the seed `request.seed + 1`, so the whole result is reproducible;
+/// their generated keys start again from the first key, so key columns may repeat.
+pub fn sample_rebalanced(
+    model: &dyn Synthesizer,
+    request: &SampleRequest,
+    column: &str,
+    class: Value,
+    count: usize,
+) -> Result<Vec<RecordBatch>> {
+    let mut first = sample(model, request)?;
+    let mut batches = Vec::new();
+    for batch in first.by_ref() {
+        batches.push(batch?);
+    }
+    let drawn = first.rows_drawn();
+    let condition = Condition::new(column, ConditionOp::Eq(class));
+    let resolved = resolve(model, &condition)?;
+    let mut have = 0;
+    for batch in &batches {
+        have += resolved
+            .mask(batch)?
+            .iter()
+            .filter(|m| m.unwrap_or(false))
+            .count();
+    }
+    if have < count {
+        let mut extra = request.clone();
+        extra.rows = count - have;
+        extra.seed = request.seed.wrapping_add(1);
+        // Continue the key sequence after every row the first pass drew.
+        extra.first_row = request.first_row + drawn;
+        extra.conditions.push(condition);
+        let more = sample_all(model, &extra)?;
+        batches.extend(more);
+    }
+    Ok(batches)
 }

@@ -1,7 +1,9 @@
 //! Model directories: an immutable version of a trained model on disk.
 //!
 //! A directory holds `model.json` (format version, model kind, schema, config, and the
-//! SHA-256 of the parameters) and `parameters.json` (what the model learned). It is
+//! SHA-256 of the parameters) and `parameters.json` (what the model learned), plus
+//! `weights.safetensors` for models with tensors (its SHA-256 in `model.json` too;
+//! directories without it, such as the copula's, read as before). It is
 //! written under a temporary name and renamed into place, so a reader never sees half a
 //! model; an existing directory is never overwritten; files are made read-only.
 
@@ -14,12 +16,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ModelError, Result};
-use crate::synthesizer::{Synthesizer, restore};
+use crate::synthesizer::{Synthesizer, restore_with_weights};
 
 /// The version of the directory layout this build writes.
 pub const FORMAT_VERSION: u32 = 1;
 const MANIFEST: &str = "model.json";
 const PARAMETERS: &str = "parameters.json";
+const WEIGHTS: &str = "weights.safetensors";
 
 /// The contents of `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,9 @@ pub struct ModelManifest {
     pub config: serde_json::Value,
     /// SHA-256 of `parameters.json`, hex.
     pub parameters_sha256: String,
+    /// SHA-256 of `weights.safetensors`, hex, for models with tensors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
@@ -64,18 +70,6 @@ pub fn save_model(model: &dyn Synthesizer, dir: &Path) -> Result<ModelManifest> 
     }
     let parameters = serde_json::to_vec(&model.parameters_json()?)
         .map_err(|e| corrupt(dir, format!("cannot encode parameters: {e}")))?;
-    let manifest = ModelManifest {
-        format_version: FORMAT_VERSION,
-        kind: model.kind(),
-        mirage_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at_ms: chrono::Utc::now().timestamp_millis(),
-        schema: model.schema().clone(),
-        config: model.config_json(),
-        parameters_sha256: hex::encode(Sha256::digest(&parameters)),
-    };
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| corrupt(dir, format!("cannot encode manifest: {e}")))?;
-
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -90,9 +84,37 @@ pub fn save_model(model: &dyn Synthesizer, dir: &Path) -> Result<ModelManifest> 
         fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
     fs::create_dir(&staging).map_err(io(&staging))?;
-    for (file, bytes) in [(PARAMETERS, &parameters), (MANIFEST, &manifest_bytes)] {
+    let weights_path = staging.join(WEIGHTS);
+    let weights = if model.save_weights(&weights_path)? {
+        Some(fs::read(&weights_path).map_err(io(&weights_path))?)
+    } else {
+        None
+    };
+    let manifest = ModelManifest {
+        format_version: FORMAT_VERSION,
+        kind: model.kind(),
+        mirage_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
+        schema: model.schema().clone(),
+        config: model.config_json(),
+        parameters_sha256: hex::encode(Sha256::digest(&parameters)),
+        weights_sha256: weights.as_ref().map(|w| hex::encode(Sha256::digest(w))),
+    };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| corrupt(dir, format!("cannot encode manifest: {e}")))?;
+
+    let mut files = vec![
+        (PARAMETERS, Some(&parameters)),
+        (MANIFEST, Some(&manifest_bytes)),
+    ];
+    if weights.is_some() {
+        files.push((WEIGHTS, None));
+    }
+    for (file, bytes) in files {
         let path = staging.join(file);
-        fs::write(&path, bytes).map_err(io(&path))?;
+        if let Some(bytes) = bytes {
+            fs::write(&path, bytes).map_err(io(&path))?;
+        }
         let mut permissions = fs::metadata(&path).map_err(io(&path))?.permissions();
         permissions.set_readonly(true);
         fs::set_permissions(&path, permissions).map_err(io(&path))?;
@@ -141,6 +163,28 @@ pub fn load_model(dir: &Path) -> Result<Box<dyn Synthesizer>> {
     }
     let parameters: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| corrupt(dir, format!("{PARAMETERS}: {e}")))?;
-    restore(manifest.kind, manifest.schema, &manifest.config, parameters)
-        .map_err(|e| corrupt(dir, e.to_string()))
+    let weights = match &manifest.weights_sha256 {
+        Some(expected) => {
+            let path = dir.join(WEIGHTS);
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            if &hex::encode(Sha256::digest(&bytes)) != expected {
+                return Err(corrupt(
+                    dir,
+                    format!(
+                        "{WEIGHTS} does not match its checksum in {MANIFEST}: the file was changed or damaged"
+                    ),
+                ));
+            }
+            Some(bytes)
+        }
+        None => None,
+    };
+    restore_with_weights(
+        manifest.kind,
+        manifest.schema,
+        &manifest.config,
+        parameters,
+        weights.as_deref(),
+    )
+    .map_err(|e| corrupt(dir, e.to_string()))
 }

@@ -2,9 +2,10 @@
 
 use arrow::array::RecordBatch;
 use mirage_core::records::ModelKind;
-use mirage_core::{Schema, Table, Value};
+use mirage_core::{Condition, Schema, Table, Value};
 use rand_chacha::ChaCha8Rng;
 
+use crate::argn::{ArgnConfig, TabularArgn};
 use crate::copula::GaussianCopula;
 use crate::error::{ModelError, Result};
 use crate::progress::FitContext;
@@ -30,6 +31,19 @@ pub trait Synthesizer: Send + Sync + std::fmt::Debug {
         rng: &mut ChaCha8Rng,
     ) -> Result<RecordBatch>;
 
+    /// Draws `rows` rows that satisfy every condition without rejection, when the model
+    /// can condition natively; `None` when it cannot (then [`crate::sampling`] rejects).
+    /// Operands are in the columns' units (datetimes as epoch milliseconds).
+    fn sample_conditioned(
+        &self,
+        _rows: usize,
+        _first_row: u64,
+        _conditions: &[Condition],
+        _rng: &mut ChaCha8Rng,
+    ) -> Option<Result<RecordBatch>> {
+        None
+    }
+
     /// The values a discrete column can take, if the model knows them.
     fn category_set(&self, _column: &str) -> Option<Vec<Value>> {
         None
@@ -45,11 +59,17 @@ pub trait Synthesizer: Send + Sync + std::fmt::Debug {
 
     /// The learned parameters, as saved in the model directory.
     fn parameters_json(&self) -> Result<serde_json::Value>;
+
+    /// Writes the model's tensors to `path` as safetensors; `false` (nothing written) for
+    /// models without tensors.
+    fn save_weights(&self, _path: &std::path::Path) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The models this build can fit.
 pub fn available_models() -> &'static [ModelKind] {
-    &[ModelKind::GaussianCopula]
+    &[ModelKind::GaussianCopula, ModelKind::TabularArgn]
 }
 
 fn unknown(kind: ModelKind) -> ModelError {
@@ -92,18 +112,36 @@ pub fn fit(
             let config = crate::copula::GaussianCopulaConfig::from_json(config)?;
             Ok(Box::new(GaussianCopula::fit(table, config, context)?))
         }
+        ModelKind::TabularArgn => {
+            let config = ArgnConfig::from_json(config)?;
+            Ok(Box::new(TabularArgn::fit(table, config, context)?))
+        }
         other => Err(unknown(other)),
     }
 }
 
-/// Rebuilds a saved model from its parts.
+/// Rebuilds a saved model from its parts (models without weights).
 pub fn restore(
     kind: ModelKind,
     schema: Schema,
     config: &serde_json::Value,
     parameters: serde_json::Value,
 ) -> Result<Box<dyn Synthesizer>> {
+    restore_with_weights(kind, schema, config, parameters, None)
+}
+
+/// Rebuilds a saved model from its parts and its `weights.safetensors` bytes.
+pub fn restore_with_weights(
+    kind: ModelKind,
+    schema: Schema,
+    config: &serde_json::Value,
+    parameters: serde_json::Value,
+    weights: Option<&[u8]>,
+) -> Result<Box<dyn Synthesizer>> {
     match kind {
+        ModelKind::TabularArgn => Ok(Box::new(TabularArgn::restore(
+            schema, config, parameters, weights,
+        )?)),
         ModelKind::GaussianCopula => Ok(Box::new(GaussianCopula::restore(
             schema, config, parameters,
         )?)),

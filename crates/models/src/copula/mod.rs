@@ -12,7 +12,7 @@ mod categorical;
 mod config;
 mod family;
 mod generated;
-mod numeric;
+pub(crate) mod numeric;
 
 use std::sync::Arc;
 
@@ -210,6 +210,7 @@ impl GaussianCopula {
                 total: steps,
                 losses: Vec::new(),
                 message: format!("fitted {name}"),
+                ..Default::default()
             });
         }
         let mut columns = Vec::with_capacity(schema.len());
@@ -228,6 +229,7 @@ impl GaussianCopula {
             total: steps,
             losses: Vec::new(),
             message: format!("{0}×{0} correlation, shrinkage {shrinkage}", scores.len()),
+            ..Default::default()
         });
         Ok(Self {
             config,

@@ -26,7 +26,7 @@ pub struct NumericMarginal {
 }
 
 /// The finest decimal quantum that every value is a multiple of, up to 6 decimals.
-fn decimal_quantum(values: &[f64]) -> Option<f64> {
+pub(crate) fn decimal_quantum(values: &[f64]) -> Option<f64> {
     (0..=6).find_map(|d| {
         let scale = 10f64.powi(d);
         let fits = values.iter().all(|x| {
@@ -38,7 +38,7 @@ fn decimal_quantum(values: &[f64]) -> Option<f64> {
 }
 
 /// The coarsest of day, second and millisecond that every timestamp (ms) is a multiple of.
-fn datetime_quantum(values: &[f64]) -> f64 {
+pub(crate) fn datetime_quantum(values: &[f64]) -> f64 {
     [86_400_000.0, 3_600_000.0, 60_000.0, 1_000.0]
         .into_iter()
         .find(|q| values.iter().all(|x| x.rem_euclid(*q) == 0.0))
