@@ -74,6 +74,10 @@ enum Command {
         /// The column utility metrics predict (needs --holdout).
         #[arg(long)]
         target: Option<String>,
+        /// Gate thresholds (TOML or JSON; keys as in the report's gate checks, e.g.
+        /// `min_overall = 0.9`); the defaults otherwise.
+        #[arg(long)]
+        gate: Option<PathBuf>,
         /// Schema-override file (TOML or JSON).
         #[arg(long)]
         schema: Option<PathBuf>,
@@ -113,6 +117,10 @@ enum Command {
         /// The column utility metrics predict (needs --holdout).
         #[arg(long)]
         target: Option<String>,
+        /// Gate thresholds (TOML or JSON; keys as in the report's gate checks, e.g.
+        /// `min_overall = 0.9`); the defaults otherwise.
+        #[arg(long)]
+        gate: Option<PathBuf>,
         /// Schema-override file for the real table.
         #[arg(long)]
         schema: Option<PathBuf>,
@@ -203,6 +211,7 @@ pub fn run() -> anyhow::Result<()> {
             html,
             holdout,
             target,
+            gate,
             schema,
             conditions,
             pii,
@@ -238,6 +247,7 @@ pub fn run() -> anyhow::Result<()> {
                 html,
                 holdout,
                 target,
+                gate,
                 schema,
                 conditions,
                 pii: pii.map(PiiPolicy::from),
@@ -261,6 +271,7 @@ pub fn run() -> anyhow::Result<()> {
             synthetic,
             holdout,
             target,
+            gate,
             schema,
             json,
             html,
@@ -270,6 +281,7 @@ pub fn run() -> anyhow::Result<()> {
                 synthetic,
                 holdout,
                 target,
+                gate,
                 schema,
                 json,
                 html,

@@ -19,6 +19,8 @@ pub struct EvaluateCommand {
     pub holdout: Option<PathBuf>,
     /// The utility target column.
     pub target: Option<String>,
+    /// A file of gate thresholds.
+    pub gate: Option<PathBuf>,
     /// Schema overrides for the real table.
     pub schema: Option<PathBuf>,
     /// JSON output path.
@@ -69,6 +71,7 @@ pub fn run(command: &EvaluateCommand) -> anyhow::Result<Assessment> {
         .transpose()?;
     let assessment_options = AssessmentOptions {
         target: command.target.clone(),
+        gate: crate::gate_file::load(command.gate.as_deref())?,
         ..AssessmentOptions::default()
     };
     let assessment =

@@ -14,6 +14,7 @@ mod cli;
 mod config;
 mod demo;
 mod evaluate_cmd;
+mod gate_file;
 mod profile_cmd;
 mod render;
 mod stages;

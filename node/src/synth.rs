@@ -69,6 +69,8 @@ pub struct SynthOptions {
     pub holdout: Option<f64>,
     /// The column utility metrics predict.
     pub target: Option<String>,
+    /// A file of gate thresholds.
+    pub gate: Option<PathBuf>,
     /// A schema-override file (TOML or JSON).
     pub schema: Option<PathBuf>,
     /// Constraints on the generated rows.
@@ -354,6 +356,7 @@ pub fn run(
     let assessment = timed(reporter, &mut stages, "assess", None, |_| {
         let assessment_options = AssessmentOptions {
             target: options.target.clone(),
+            gate: crate::gate_file::load(options.gate.as_deref())?,
             ..AssessmentOptions::default()
         };
         let assessment =

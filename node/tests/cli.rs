@@ -520,3 +520,48 @@ fn the_model_choice_and_time_budget_show_in_the_summary() {
         assert!(e.contains("--time-budget"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn gate_thresholds_come_from_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut real = String::from("age,plan\n");
+    for i in 0..300 {
+        real.push_str(&format!(
+            "{},{}\n",
+            20 + (i * 7) % 50,
+            ["basic", "pro"][i % 2]
+        ));
+    }
+    std::fs::write(dir.path().join("real.csv"), &real).expect("fixture");
+    std::fs::write(dir.path().join("strict.toml"), "min_overall = 1.01\n").expect("fixture");
+    let (stdout, _) = succeed(
+        &[
+            "evaluate",
+            "--real",
+            "real.csv",
+            "--synthetic",
+            "real.csv",
+            "--gate",
+            "strict.toml",
+        ],
+        dir.path(),
+    );
+    assert!(
+        stdout.contains("fidelity: overall 1.000 is below the minimum 1.010"),
+        "{stdout}"
+    );
+    std::fs::write(dir.path().join("typo.toml"), "min_overal = 0.9\n").expect("fixture");
+    let e = fail(
+        &[
+            "evaluate",
+            "--real",
+            "real.csv",
+            "--synthetic",
+            "real.csv",
+            "--gate",
+            "typo.toml",
+        ],
+        dir.path(),
+    );
+    assert!(e.contains("typo.toml") && e.contains("min_overal"), "{e}");
+}
