@@ -2,16 +2,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringBuilder};
-use mirage_core::schema::PhysicalType;
+use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
 use mirage_core::{Condition, Table, Value};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::sampler::{TokenRequest, generate};
 use super::{ColumnCodec, ColumnOrder, TabularArgn, encode_column};
-use crate::columns::{build_numeric, build_values, value_at};
-use crate::copula::KeyGenerator;
+use crate::columns::{build_values, value_at};
 use crate::error::{ModelError, Result};
 
 impl TabularArgn {
@@ -96,9 +94,7 @@ impl TabularArgn {
                     let refs: Vec<Option<&Value>> = values.iter().map(Some).collect();
                     build_values(&column.name, column.physical, &refs)?
                 }
-                ColumnCodec::Key(generator) => {
-                    key_array(generator, column.physical, rows, first_row)
-                }
+                ColumnCodec::Key(generator) => generator.array(column.physical, rows, first_row),
                 ColumnCodec::Text(generator) => {
                     let mut b = StringBuilder::with_capacity(rows, rows * 16);
                     (0..rows).for_each(|_| b.append_option(generator.sample(rng)));
@@ -179,27 +175,5 @@ impl TabularArgn {
         }
         let batch = RecordBatch::try_new(self.schema.arrow_schema(), arrays)?;
         Ok(Table::new(self.schema.clone(), vec![batch])?)
-    }
-}
-
-pub(super) fn key_array(
-    generator: &KeyGenerator,
-    physical: PhysicalType,
-    rows: usize,
-    first_row: u64,
-) -> ArrayRef {
-    match physical {
-        PhysicalType::Utf8 => {
-            let mut b = StringBuilder::with_capacity(rows, rows * 8);
-            (0..rows as u64).for_each(|i| b.append_value(generator.string_key(first_row + i)));
-            Arc::new(b.finish())
-        }
-        _ => {
-            let keys: Int64Array = (0..rows as u64)
-                .map(|i| generator.integer_key(first_row + i))
-                .collect();
-            let values: Vec<Option<f64>> = keys.iter().map(|k| k.map(|k| k as f64)).collect();
-            build_numeric(physical, &values)
-        }
     }
 }

@@ -1,9 +1,14 @@
 //! Columns that are generated rather than learned jointly: unique keys and free text.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use arrow::array::{ArrayRef, StringBuilder};
+use mirage_core::schema::PhysicalType;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+use crate::columns::build_numeric;
 
 /// One character position of a key template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -98,6 +103,25 @@ impl KeyGenerator {
         match self {
             KeyGenerator::Sequence { start } => Some(start.saturating_add(index as i64)),
             KeyGenerator::Template { .. } => None,
+        }
+    }
+
+    /// The keys of generated rows `first_row .. first_row + rows` as an array of `physical`
+    /// type (strings for text keys, numbers otherwise).
+    pub fn array(&self, physical: PhysicalType, rows: usize, first_row: u64) -> ArrayRef {
+        let indices = first_row..first_row + rows as u64;
+        match physical {
+            PhysicalType::Utf8 => {
+                let mut b = StringBuilder::with_capacity(rows, rows * 8);
+                indices.for_each(|i| b.append_value(self.string_key(i)));
+                Arc::new(b.finish())
+            }
+            _ => {
+                let values: Vec<Option<f64>> = indices
+                    .map(|i| self.integer_key(i).map(|k| k as f64))
+                    .collect();
+                build_numeric(physical, &values)
+            }
         }
     }
 

@@ -16,7 +16,7 @@ pub(crate) mod numeric;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
 use mirage_core::records::ModelKind;
 use mirage_core::schema::{ColumnKind, PhysicalType};
 use mirage_core::{Schema, Table, Value};
@@ -391,22 +391,7 @@ impl Synthesizer for GaussianCopula {
                         u.iter().map(|&u| Some(marginal.value_at(u))).collect();
                     build_values(&column.name, column.physical, &values)?
                 }
-                ColumnModel::Key(generator) => match column.physical {
-                    PhysicalType::Utf8 => {
-                        let mut b = StringBuilder::with_capacity(rows, rows * 8);
-                        (0..rows as u64)
-                            .for_each(|i| b.append_value(generator.string_key(first_row + i)));
-                        Arc::new(b.finish())
-                    }
-                    _ => {
-                        let keys: Int64Array = (0..rows as u64)
-                            .map(|i| generator.integer_key(first_row + i))
-                            .collect();
-                        let values: Vec<Option<f64>> =
-                            keys.iter().map(|k| k.map(|k| k as f64)).collect();
-                        build_numeric(column.physical, &values)
-                    }
-                },
+                ColumnModel::Key(generator) => generator.array(column.physical, rows, first_row),
                 ColumnModel::Text(generator) => {
                     let mut b = StringBuilder::with_capacity(rows, rows * 16);
                     (0..rows).for_each(|_| b.append_option(generator.sample(rng)));
