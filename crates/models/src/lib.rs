@@ -16,6 +16,7 @@ pub mod argn;
 pub mod columns;
 pub mod copula;
 pub mod error;
+mod model_config;
 pub mod progress;
 pub mod sampling;
 pub mod stats;

@@ -72,15 +72,7 @@ const MODEL: &str = "tabular-argn";
 impl ArgnConfig {
     /// Parses and validates a JSON config; `null` gives the defaults.
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
-        let config: Self = if value.is_null() {
-            Self::default()
-        } else {
-            serde_json::from_value(value.clone()).map_err(|e| ModelError::InvalidConfig {
-                model: MODEL.into(),
-                field: "config".into(),
-                message: e.to_string(),
-            })?
-        };
+        let config: Self = crate::model_config::parse_config(MODEL, value)?;
         config.validate()?;
         Ok(config)
     }

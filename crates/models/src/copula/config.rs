@@ -68,15 +68,7 @@ impl Default for GaussianCopulaConfig {
 impl GaussianCopulaConfig {
     /// Parses and validates a JSON config; `null` gives the defaults.
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
-        let config: Self = if value.is_null() {
-            Self::default()
-        } else {
-            serde_json::from_value(value.clone()).map_err(|e| ModelError::InvalidConfig {
-                model: "gaussian-copula".into(),
-                field: "config".into(),
-                message: e.to_string(),
-            })?
-        };
+        let config: Self = crate::model_config::parse_config("gaussian-copula", value)?;
         config.validate()?;
         Ok(config)
     }
