@@ -51,6 +51,10 @@ enum Command {
         /// Model hyperparameters as JSON, e.g. '{"marginals": "empirical"}'.
         #[arg(long)]
         config: Option<String>,
+        /// Training epochs for the neural models (tabular-argn, tvae, ctgan, copulagan,
+        /// tabddpm); needs --model. Overrides `training.max_epochs` in --config.
+        #[arg(long)]
+        epochs: Option<usize>,
         /// Rows to generate (default: as many as the source). They stream to the output in
         /// batches, so memory does not grow with the count.
         #[arg(long)]
@@ -204,6 +208,7 @@ pub fn run() -> anyhow::Result<()> {
             model,
             time_budget,
             config,
+            epochs,
             rows,
             seed,
             out,
@@ -225,6 +230,14 @@ pub fn run() -> anyhow::Result<()> {
                     .with_context(|| format!("--config {text:?} is not valid JSON"))?,
                 None => serde_json::Value::Null,
             };
+            let model = model
+                .as_deref()
+                .map(mirage_models::parse_model_kind)
+                .transpose()?;
+            let model_config = match epochs {
+                Some(epochs) => with_epochs(model, model_config, epochs)?,
+                None => model_config,
+            };
             let conditions = conditions
                 .iter()
                 .map(|c| Condition::parse(c).with_context(|| format!("--condition {c:?}")))
@@ -232,10 +245,7 @@ pub fn run() -> anyhow::Result<()> {
             let options = SynthOptions {
                 out: out.unwrap_or_else(|| default_output(file.as_deref())),
                 input: file.map_or(Input::Demo, Input::File),
-                model: model
-                    .as_deref()
-                    .map(mirage_models::parse_model_kind)
-                    .transpose()?,
+                model,
                 time_budget: time_budget
                     .as_deref()
                     .map(crate::choose::parse_budget)
@@ -303,6 +313,39 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `config` with `training.max_epochs = epochs`, for a model that trains in epochs.
+fn with_epochs(
+    model: Option<mirage_core::records::ModelKind>,
+    config: serde_json::Value,
+    epochs: usize,
+) -> anyhow::Result<serde_json::Value> {
+    use mirage_core::records::ModelKind;
+    let Some(kind) = model else {
+        anyhow::bail!("--epochs needs --model (the automatic choice sets its own epochs)");
+    };
+    if kind == ModelKind::GaussianCopula {
+        anyhow::bail!("--epochs does not apply to gaussian-copula, which fits in one pass");
+    }
+    if epochs == 0 {
+        anyhow::bail!("--epochs must be at least 1");
+    }
+    let mut config = match config {
+        serde_json::Value::Null => serde_json::json!({}),
+        serde_json::Value::Object(map) => serde_json::Value::Object(map),
+        other => anyhow::bail!("--config must be a JSON object, not {other}"),
+    };
+    let training = config
+        .as_object_mut()
+        .and_then(|map| {
+            map.entry("training")
+                .or_insert_with(|| serde_json::json!({}))
+                .as_object_mut()
+        })
+        .ok_or_else(|| anyhow::anyhow!("--config's \"training\" must be a JSON object"))?;
+    training.insert("max_epochs".into(), serde_json::json!(epochs));
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +367,26 @@ mod tests {
     fn the_command_line_parses() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn epochs_go_into_the_training_config_of_epoch_models_only() {
+        use mirage_core::records::ModelKind;
+        let config = with_epochs(
+            Some(ModelKind::Tvae),
+            serde_json::json!({"latent_dim": 64, "training": {"batch_size": 100}}),
+            7,
+        )
+        .expect("config");
+        assert_eq!(config["training"]["max_epochs"], 7);
+        assert_eq!(config["training"]["batch_size"], 100);
+        assert_eq!(config["latent_dim"], 64);
+        let error = with_epochs(Some(ModelKind::GaussianCopula), serde_json::Value::Null, 3)
+            .expect_err("copula");
+        assert!(error.to_string().contains("gaussian-copula"), "{error}");
+        let error = with_epochs(None, serde_json::Value::Null, 3).expect_err("no model");
+        assert!(error.to_string().contains("--model"), "{error}");
+        assert!(with_epochs(Some(ModelKind::Tvae), serde_json::json!([1]), 3).is_err());
+        assert!(with_epochs(Some(ModelKind::Tvae), serde_json::Value::Null, 0).is_err());
     }
 }

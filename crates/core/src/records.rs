@@ -86,9 +86,17 @@ impl ModelKind {
         }
     }
 
-    /// The kind named `name`, if any.
+    /// The kind named `name`, if any. Case, `-` and `_` are ignored, so the spellings
+    /// users bring from other tools (`copulagan`, `TabDDPM`, `tabular_argn`) resolve too.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        let squash = |s: &str| {
+            s.chars()
+                .filter(|c| *c != '-' && *c != '_')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        };
+        let wanted = squash(name);
+        Self::ALL.into_iter().find(|k| squash(k.name()) == wanted)
     }
 }
 
@@ -321,6 +329,9 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.name()));
         }
         assert_eq!(ModelKind::from_name("gan"), None);
+        assert_eq!(ModelKind::from_name("copulagan"), Some(ModelKind::CopulaGan));
+        assert_eq!(ModelKind::from_name("TabDDPM"), Some(ModelKind::TabDdpm));
+        assert_eq!(ModelKind::from_name("tabular_argn"), Some(ModelKind::TabularArgn));
     }
 
     #[test]

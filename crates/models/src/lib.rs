@@ -15,6 +15,7 @@
 pub mod argn;
 pub mod columns;
 pub mod copula;
+pub mod nn;
 pub mod error;
 mod model_config;
 pub mod progress;
@@ -23,6 +24,8 @@ pub mod stats;
 pub mod store;
 pub mod synthesizer;
 pub mod training;
+pub mod transformer;
+pub mod tvae;
 
 pub use argn::{ArgnConfig, TabularArgn};
 pub use copula::{GaussianCopula, GaussianCopulaConfig};

@@ -9,6 +9,7 @@ use crate::argn::{ArgnConfig, TabularArgn};
 use crate::copula::GaussianCopula;
 use crate::error::{ModelError, Result};
 use crate::progress::FitContext;
+use crate::tvae::{Tvae, TvaeConfig};
 
 /// A trained model that can generate rows.
 ///
@@ -69,7 +70,11 @@ pub trait Synthesizer: Send + Sync + std::fmt::Debug {
 
 /// The models this build can fit.
 pub fn available_models() -> &'static [ModelKind] {
-    &[ModelKind::GaussianCopula, ModelKind::TabularArgn]
+    &[
+        ModelKind::GaussianCopula,
+        ModelKind::TabularArgn,
+        ModelKind::Tvae,
+    ]
 }
 
 fn unknown(kind: ModelKind) -> ModelError {
@@ -116,6 +121,10 @@ pub fn fit(
             let config = ArgnConfig::from_json(config)?;
             Ok(Box::new(TabularArgn::fit(table, config, context)?))
         }
+        ModelKind::Tvae => {
+            let config = TvaeConfig::from_json(config)?;
+            Ok(Box::new(Tvae::fit(table, config, context)?))
+        }
         other => Err(unknown(other)),
     }
 }
@@ -144,6 +153,9 @@ pub fn restore_with_weights(
         )?)),
         ModelKind::GaussianCopula => Ok(Box::new(GaussianCopula::restore(
             schema, config, parameters,
+        )?)),
+        ModelKind::Tvae => Ok(Box::new(Tvae::restore(
+            schema, config, parameters, weights,
         )?)),
         other => Err(unknown(other)),
     }

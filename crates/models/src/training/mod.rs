@@ -13,11 +13,13 @@
 mod adamw;
 pub mod checkpoint;
 mod config;
+mod steps;
 mod tracker;
 mod trainer;
 
 pub use adamw::AdamW;
 pub use config::TrainingConfig;
+pub use steps::{ModelState, StepModel, run_epochs};
 pub use tracker::ProgressTracker;
 pub use trainer::{
     EpochRecord, StopReason, Trainable, TrainingOutcome, autograd_gradients, split_rows, train,

@@ -1,0 +1,317 @@
+//! TVAE (Xu et al., 2019, "Modeling Tabular Data using Conditional GAN", §4.2): a
+//! variational autoencoder over the mode-specific normalised table.
+//!
+//! Fitting encodes the table once with the [`DataTransformer`], then trains the
+//! encoder/decoder ([`network`]) with Adam through the shared epoch loop
+//! ([`crate::training::run_epochs`]: progress, cancellation, time budget, checkpoints,
+//! resume). Sampling decodes standard-normal latent codes, adds the learned per-column
+//! noise to the scalars and inverts the transformer. Conditions fall back to the shared
+//! rejection sampler (a VAE has no conditional input).
+
+mod config;
+pub mod network;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+use candle_core::Device;
+use mirage_core::records::ModelKind;
+use mirage_core::{Schema, Table, Value};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+pub use config::TvaeConfig;
+
+use self::network::{TvaeNetwork, Workspace};
+use crate::error::{ModelError, Result};
+use crate::nn::{Adam, Matrix, WeightDecay};
+use crate::progress::{FitContext, ProgressEvent};
+use crate::synthesizer::Synthesizer;
+use crate::training::{self, ModelState, StepModel, TrainingOutcome, candle_error};
+use crate::transformer::{DataTransformer, Encoded};
+
+/// What the model learned besides its weights; saved as the model's parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Parameters {
+    transformer: DataTransformer,
+    training: Option<TrainingOutcome>,
+}
+
+/// A fitted TVAE.
+#[derive(Debug)]
+pub struct Tvae {
+    config: TvaeConfig,
+    transformer: DataTransformer,
+    network: TvaeNetwork,
+    training: Option<TrainingOutcome>,
+}
+
+/// Latent codes per calibration round ([`TvaeNetwork::calibrate_categories`]).
+const CALIBRATION_SAMPLES: usize = 20_000;
+/// Calibration rounds.
+const CALIBRATION_ROUNDS: usize = 4;
+
+/// Rows of samples decoded at once.
+const SAMPLE_CHUNK: usize = 4096;
+
+/// The training state: the network, its optimizer and the step's buffers.
+struct Trainer<'a> {
+    network: &'a mut TvaeNetwork,
+    optimizer: Adam,
+    data: &'a Encoded,
+    transformer: &'a DataTransformer,
+    factor: f32,
+    batch: Matrix,
+    work: Workspace,
+}
+
+impl StepModel for Trainer<'_> {
+    fn train_step(&mut self, rows: &[u32], rng: &mut ChaCha8Rng) -> Result<f64> {
+        let width = self.data.width;
+        self.batch.resize(rows.len(), width);
+        for (dst, &row) in self.batch.data.chunks_mut(width).zip(rows) {
+            let start = row as usize * width;
+            dst.copy_from_slice(&self.data.data[start..start + width]);
+        }
+        self.network.params.zero_grads();
+        let loss = self.network.loss_and_gradients(
+            &self.batch,
+            self.transformer.spans(),
+            self.factor,
+            &mut self.work,
+            rng,
+        );
+        if !loss.is_finite() {
+            return Err(ModelError::Tensor {
+                message: "the TVAE loss diverged (not finite); try a smaller learning_rate".into(),
+            });
+        }
+        self.optimizer.step(&mut self.network.params);
+        self.network.clamp_sigma();
+        Ok(loss)
+    }
+
+    fn state(&self) -> Result<ModelState> {
+        Ok(ModelState {
+            weights: self.network.params.to_tensors("")?,
+            optimizer: self.optimizer.state_tensors(&self.network.params, "")?,
+            steps: self.optimizer.step_count(),
+        })
+    }
+
+    fn load_state(&mut self, state: ModelState) -> Result<()> {
+        self.network.params.load_tensors("", &state.weights)?;
+        self.optimizer
+            .load_state(&self.network.params, "", &state.optimizer, state.steps)
+    }
+}
+
+fn corrupt(message: String) -> ModelError {
+    ModelError::InvalidConfig {
+        model: config::MODEL.into(),
+        field: "parameters".into(),
+        message,
+    }
+}
+
+impl Tvae {
+    /// Fits TVAE on every column of `table`.
+    pub fn fit(table: &Table, config: TvaeConfig, context: &mut FitContext) -> Result<Self> {
+        config.validate()?;
+        let rows = table.num_rows();
+        if rows == 0 || table.schema().is_empty() {
+            return Err(ModelError::EmptyTable {
+                message: format!("{rows} rows and {} columns", table.schema().len()),
+            });
+        }
+        let transformer = match &config.training.resume_from {
+            Some(dir) => {
+                let state = training::checkpoint::read_state(dir)?;
+                serde_json::from_value(state.encoder).map_err(|e| ModelError::Corrupt {
+                    path: dir.clone(),
+                    message: format!("transformer state: {e}"),
+                })?
+            }
+            None => DataTransformer::fit(table, &config.transformer)?,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(config.training.seed);
+        let encoded = transformer.transform(table, &mut rng)?;
+        context.report(ProgressEvent {
+            stage: "encoding",
+            step: 1,
+            total: 1,
+            message: format!("{} rows × {} encoded values", encoded.rows, encoded.width),
+            ..Default::default()
+        });
+        let mut network = TvaeNetwork::new(
+            transformer.width(),
+            &config.encoder_dims,
+            &config.decoder_dims,
+            config.latent_dim,
+            &mut rng,
+        );
+        let training = if transformer.width() == 0 {
+            None
+        } else {
+            let encoder = serde_json::to_value(&transformer).map_err(|e| ModelError::Tensor {
+                message: format!("cannot encode the transformer state: {e}"),
+            })?;
+            let optimizer = Adam::new(
+                &network.params,
+                config.training.learning_rate as f32,
+                (0.9, 0.999),
+                WeightDecay::L2(config.training.weight_decay as f32),
+            );
+            let mut trainer = Trainer {
+                network: &mut network,
+                optimizer,
+                data: &encoded,
+                transformer: &transformer,
+                factor: config.loss_factor as f32,
+                batch: Matrix::default(),
+                work: Workspace::default(),
+            };
+            let outcome =
+                training::run_epochs(&mut trainer, rows, &config.training, &encoder, context)?;
+            let all = Matrix::from_vec(encoded.rows, encoded.width, encoded.data);
+            network.fit_latent_prior(&all, &mut Workspace::default());
+            if config.calibrate {
+                let mut targets = vec![0.0f64; all.cols];
+                for row in all.data.chunks(all.cols) {
+                    for (t, v) in targets.iter_mut().zip(row) {
+                        *t += f64::from(*v);
+                    }
+                }
+                let targets: Vec<f32> = targets
+                    .iter()
+                    .map(|t| (t / all.rows.max(1) as f64) as f32)
+                    .collect();
+                network.calibrate_categories(
+                    transformer.spans(),
+                    &targets,
+                    CALIBRATION_SAMPLES,
+                    CALIBRATION_ROUNDS,
+                    &mut rng,
+                );
+            }
+            Some(outcome)
+        };
+        Ok(Self {
+            config,
+            transformer,
+            network,
+            training,
+        })
+    }
+
+    /// Rebuilds a saved model from its parameters and the `weights.safetensors` bytes.
+    pub fn restore(
+        _schema: Schema,
+        config: &serde_json::Value,
+        parameters: serde_json::Value,
+        weights: Option<&[u8]>,
+    ) -> Result<Self> {
+        let config = TvaeConfig::from_json(config)?;
+        let parameters: Parameters =
+            serde_json::from_value(parameters).map_err(|e| corrupt(e.to_string()))?;
+        let weights = weights.ok_or_else(|| corrupt("weights.safetensors is missing".into()))?;
+        let tensors =
+            candle_core::safetensors::load_buffer(weights, &Device::Cpu).map_err(candle_error)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut network = TvaeNetwork::new(
+            parameters.transformer.width(),
+            &config.encoder_dims,
+            &config.decoder_dims,
+            config.latent_dim,
+            &mut rng,
+        );
+        network.params.load_tensors("", &tensors)?;
+        Ok(Self {
+            config,
+            transformer: parameters.transformer,
+            network,
+            training: parameters.training,
+        })
+    }
+
+    /// How training went (`None` when no column needed the network).
+    pub fn training_outcome(&self) -> Option<&TrainingOutcome> {
+        self.training.as_ref()
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &TvaeConfig {
+        &self.config
+    }
+
+    /// The trained network.
+    pub fn network(&self) -> &TvaeNetwork {
+        &self.network
+    }
+}
+
+impl Synthesizer for Tvae {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Tvae
+    }
+
+    fn schema(&self) -> &Schema {
+        self.transformer.schema()
+    }
+
+    fn sample_batch(
+        &self,
+        rows: usize,
+        first_row: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<RecordBatch> {
+        let width = self.transformer.width();
+        let mut data = Vec::with_capacity(rows * width);
+        let mut work = Workspace::default();
+        let mut done = 0;
+        while done < rows {
+            let chunk = SAMPLE_CHUNK.min(rows - done);
+            if width > 0 {
+                let decoded = self
+                    .network
+                    .sample(chunk, self.transformer.spans(), &mut work, rng);
+                data.extend_from_slice(&decoded.data[..chunk * width]);
+            }
+            done += chunk;
+        }
+        self.transformer.inverse(&data, rows, first_row, rng)
+    }
+
+    fn category_set(&self, column: &str) -> Option<Vec<Value>> {
+        self.transformer.category_set(column)
+    }
+
+    fn numeric_range(&self, column: &str) -> Option<(f64, f64)> {
+        self.transformer.numeric_range(column)
+    }
+
+    fn config_json(&self) -> serde_json::Value {
+        let mut config = self.config.clone();
+        config.training.resume_from = None;
+        config.training.checkpoint_dir = None;
+        config.training.checkpoint_every = None;
+        serde_json::to_value(&config).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn parameters_json(&self) -> Result<serde_json::Value> {
+        let parameters = Parameters {
+            transformer: self.transformer.clone(),
+            training: self.training.clone(),
+        };
+        serde_json::to_value(&parameters).map_err(|e| corrupt(e.to_string()))
+    }
+
+    fn save_weights(&self, path: &Path) -> Result<bool> {
+        let tensors = self.network.params.to_tensors("")?;
+        candle_core::safetensors::save(&tensors, path).map_err(candle_error)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,512 @@
+//! TVAE's encoder and decoder (Xu et al., 2019, §4.2) with a hand-written backward pass.
+//!
+//! Encoder: `x → (Linear → ReLU)* → Linear → (μ, log σ²)` of the latent code; decoder:
+//! `z → (Linear → ReLU)* → Linear → x̂`, plus one learned output scale σⱼ per encoded
+//! column. The loss per row is `factor · Σ reconstruction + KL(q(z|x) ‖ N(0, I))`:
+//! Gaussian `(xⱼ − tanh x̂ⱼ)² / 2σⱼ² + log σⱼ` for scalar spans, cross-entropy for one-hot
+//! spans. μ and log σ² come out of one Linear layer of width 2·latent (the same
+//! parameters as two layers, one product instead of two).
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::nn::layers::{self, Linear};
+use crate::nn::{Matrix, ParamId, ParamSet};
+use crate::transformer::{Activation, Span};
+
+/// The learned scales are kept within these bounds after every step.
+pub const SIGMA_MIN: f32 = 0.01;
+/// Upper bound of the learned scales.
+pub const SIGMA_MAX: f32 = 1.0;
+
+/// The TVAE network.
+#[derive(Debug, Clone)]
+pub struct TvaeNetwork {
+    /// Every weight.
+    pub params: ParamSet,
+    encoder: Vec<Linear>,
+    /// `hidden → 2·latent`: μ then log σ².
+    stats: Linear,
+    decoder: Vec<Linear>,
+    output: Linear,
+    /// σ per encoded column.
+    sigma: ParamId,
+    /// Mean of the latent codes to sample (a buffer, see [`Self::fit_latent_prior`]).
+    prior_mean: ParamId,
+    /// Standard deviation of the latent codes to sample (a buffer).
+    prior_std: ParamId,
+    latent: usize,
+    width: usize,
+}
+
+/// The buffers of one training step, kept across steps.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    encoder: Vec<Matrix>,
+    stats: Matrix,
+    noise: Matrix,
+    /// exp(½ log σ²) of each code, kept for the backward pass.
+    std: Matrix,
+    z: Matrix,
+    decoder: Vec<Matrix>,
+    output: Matrix,
+    d_output: Matrix,
+    d_hidden: Matrix,
+    d_next: Matrix,
+    d_stats: Matrix,
+    d_z: Matrix,
+}
+
+impl TvaeNetwork {
+    /// A freshly initialised network for rows of `width` encoded values.
+    pub fn new(
+        width: usize,
+        encoder_dims: &[usize],
+        decoder_dims: &[usize],
+        latent: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let mut params = ParamSet::new();
+        let mut input = width;
+        let mut encoder = Vec::new();
+        for (i, &dim) in encoder_dims.iter().enumerate() {
+            encoder.push(Linear::new(
+                &mut params,
+                &format!("encoder.{i}"),
+                input,
+                dim,
+                rng,
+            ));
+            input = dim;
+        }
+        let stats = Linear::new(&mut params, "encoder.stats", input, 2 * latent, rng);
+        let mut input = latent;
+        let mut decoder = Vec::new();
+        for (i, &dim) in decoder_dims.iter().enumerate() {
+            decoder.push(Linear::new(
+                &mut params,
+                &format!("decoder.{i}"),
+                input,
+                dim,
+                rng,
+            ));
+            input = dim;
+        }
+        let output = Linear::new(&mut params, "decoder.output", input, width, rng);
+        let sigma = params.add_constant("decoder.sigma", vec![width], 0.1);
+        let prior_mean = params.add_buffer("latent.mean", vec![latent], vec![0.0; latent]);
+        let prior_std = params.add_buffer("latent.std", vec![latent], vec![1.0; latent]);
+        Self {
+            params,
+            encoder,
+            stats,
+            decoder,
+            output,
+            sigma,
+            prior_mean,
+            prior_std,
+            latent,
+            width,
+        }
+    }
+
+    /// Latent width.
+    pub fn latent(&self) -> usize {
+        self.latent
+    }
+
+    /// The learned output scales.
+    pub fn sigma(&self) -> &[f32] {
+        self.params.value(self.sigma)
+    }
+
+    /// Multiply-adds of one forward pass over `rows` rows (the backward pass costs twice
+    /// as many).
+    pub fn forward_flops(&self, rows: usize) -> usize {
+        self.encoder
+            .iter()
+            .chain(std::iter::once(&self.stats))
+            .chain(&self.decoder)
+            .chain(std::iter::once(&self.output))
+            .map(|l| l.flops(rows))
+            .sum()
+    }
+
+    /// Runs the decoder on the latent codes in `work.z`, leaving the raw outputs x̂ in
+    /// `work.output`.
+    fn decode(&self, work: &mut Workspace) {
+        work.decoder
+            .resize_with(self.decoder.len(), Matrix::default);
+        for i in 0..self.decoder.len() {
+            let (done, rest) = work.decoder.split_at_mut(i);
+            let input = if i == 0 { &work.z } else { &done[i - 1] };
+            self.decoder[i].forward(&self.params, input, &mut rest[0]);
+            layers::relu(&mut rest[0].data);
+        }
+        let last = work.decoder.last().unwrap_or(&work.z);
+        self.output.forward(&self.params, last, &mut work.output);
+    }
+
+    /// One forward and backward pass over the encoded rows `x` (`rows × width`):
+    /// accumulates the gradients of the mean loss and returns it.
+    pub fn loss_and_gradients(
+        &mut self,
+        x: &Matrix,
+        spans: &[Span],
+        factor: f32,
+        work: &mut Workspace,
+        rng: &mut ChaCha8Rng,
+    ) -> f64 {
+        let rows = x.rows;
+        let latent = self.latent;
+        self.encode(x, work);
+        // Reparameterise: z = μ + ε·exp(½ log σ²).
+        work.noise.resize(rows, latent);
+        work.std.resize(rows, latent);
+        work.z.resize(rows, latent);
+        for v in &mut work.noise.data {
+            *v = StandardNormal.sample(rng);
+        }
+        let mut kl = 0.0f64;
+        for r in 0..rows {
+            let s = work.stats.row(r);
+            let (mu, logvar) = s.split_at(latent);
+            let e = work.noise.row(r);
+            let zr = &mut work.z.data[r * latent..(r + 1) * latent];
+            let sr = &mut work.std.data[r * latent..(r + 1) * latent];
+            for j in 0..latent {
+                let std = (0.5 * logvar[j]).exp();
+                sr[j] = std;
+                zr[j] = mu[j] + e[j] * std;
+                kl += f64::from(-0.5 * (1.0 + logvar[j] - mu[j] * mu[j] - std * std));
+            }
+        }
+        self.decode(work);
+        // Reconstruction loss and its gradient with respect to x̂.
+        let inv_rows = 1.0 / rows as f32;
+        let scale = factor * inv_rows;
+        let width = self.width;
+        work.d_output.resize(rows, width);
+        let sigma = self.params.value(self.sigma).to_vec();
+        let mut d_sigma = vec![0.0f32; width];
+        let mut reconstruction = 0.0f64;
+        for r in 0..rows {
+            let xr = x.row(r);
+            let out = work.output.row(r);
+            let d = &mut work.d_output.data[r * width..(r + 1) * width];
+            for span in spans {
+                let range = span.start..span.start + span.width;
+                match span.activation {
+                    Activation::Tanh => {
+                        for j in range {
+                            let t = out[j].tanh();
+                            let s = sigma[j];
+                            let diff = xr[j] - t;
+                            let inv_var = 1.0 / (s * s);
+                            reconstruction += f64::from(diff * diff * 0.5 * inv_var + s.ln());
+                            d[j] = -scale * diff * inv_var * (1.0 - t * t);
+                            d_sigma[j] += scale * (1.0 / s - diff * diff * inv_var / s);
+                        }
+                    }
+                    Activation::Softmax => {
+                        // One exp per logit: the exps go into the gradient slots
+                        // and are normalised there.
+                        let logits = &out[range.clone()];
+                        let target = argmax(&xr[range.clone()]);
+                        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let dspan = &mut d[range];
+                        let mut sum = 0.0f32;
+                        for (g, l) in dspan.iter_mut().zip(logits) {
+                            *g = (l - max).exp();
+                            sum += *g;
+                        }
+                        reconstruction += f64::from(sum.ln() + max - logits[target]);
+                        let norm = scale / sum;
+                        for g in dspan.iter_mut() {
+                            *g *= norm;
+                        }
+                        dspan[target] -= scale;
+                    }
+                }
+            }
+        }
+        for (g, d) in self
+            .params
+            .get_mut(self.sigma)
+            .grad
+            .iter_mut()
+            .zip(&d_sigma)
+        {
+            *g += d;
+        }
+        // Decoder backward.
+        let last_input = work.decoder.last().unwrap_or(&work.z);
+        self.output.backward(
+            &mut self.params,
+            last_input,
+            &work.d_output,
+            Some(&mut work.d_hidden),
+        );
+        for i in (0..self.decoder.len()).rev() {
+            layers::relu_backward(&mut work.d_hidden.data, &work.decoder[i].data);
+            let input = if i == 0 {
+                &work.z
+            } else {
+                &work.decoder[i - 1]
+            };
+            self.decoder[i].backward(
+                &mut self.params,
+                input,
+                &work.d_hidden,
+                Some(&mut work.d_next),
+            );
+            std::mem::swap(&mut work.d_hidden, &mut work.d_next);
+        }
+        // d_hidden now holds dL/dz. Through the reparameterisation and the KL term.
+        std::mem::swap(&mut work.d_hidden, &mut work.d_z);
+        work.d_stats.resize(rows, 2 * latent);
+        for r in 0..rows {
+            let mu = &work.stats.row(r)[..latent];
+            let e = work.noise.row(r);
+            let dz = work.d_z.row(r);
+            let sr = work.std.row(r);
+            let ds = &mut work.d_stats.data[r * 2 * latent..(r + 1) * 2 * latent];
+            for j in 0..latent {
+                let std = sr[j];
+                ds[j] = dz[j] + inv_rows * mu[j];
+                ds[latent + j] = dz[j] * e[j] * 0.5 * std + inv_rows * 0.5 * (std * std - 1.0);
+            }
+        }
+        let encoded = work.encoder.last().unwrap_or(x);
+        self.stats.backward(
+            &mut self.params,
+            encoded,
+            &work.d_stats,
+            Some(&mut work.d_hidden),
+        );
+        for i in (0..self.encoder.len()).rev() {
+            layers::relu_backward(&mut work.d_hidden.data, &work.encoder[i].data);
+            let input = if i == 0 { x } else { &work.encoder[i - 1] };
+            let want_dx = i > 0;
+            self.encoder[i].backward(
+                &mut self.params,
+                input,
+                &work.d_hidden,
+                want_dx.then_some(&mut work.d_next),
+            );
+            if want_dx {
+                std::mem::swap(&mut work.d_hidden, &mut work.d_next);
+            }
+        }
+        (f64::from(factor) * reconstruction + kl) / rows as f64
+    }
+
+    /// Sets the distribution latent codes are sampled from to the moments of the
+    /// aggregate posterior `q(z) = mean over the training rows of q(z | x)`, per latent
+    /// dimension: mean `E[μ]`, variance `E[σ²] + Var[μ]`.
+    ///
+    /// The VAE's prior N(0, I) and q(z) differ where the KL term lost to the
+    /// reconstruction term (TVAE weighs reconstruction twice, and its learned σⱼ make
+    /// the scalar terms large): codes drawn from the prior then fall where the decoder
+    /// saw no training row, and it returns hedged outputs — with categories drawn from the
+    /// decoder's likelihood, rare categories (e.g. a column's nulls) come back more often
+    /// than they occur, increasingly so the longer a small table trains. Drawing codes
+    /// with q(z)'s moments keeps them where the decoder was trained (the ex-post density
+    /// estimate of Ghosh et al., 2020, with one Gaussian). `rows` are the encoded training
+    /// rows.
+    pub fn fit_latent_prior(&mut self, x: &Matrix, work: &mut Workspace) {
+        let latent = self.latent;
+        let (mut sum, mut sum_sq, mut sum_var) = (
+            vec![0.0f64; latent],
+            vec![0.0f64; latent],
+            vec![0.0f64; latent],
+        );
+        let chunk = 4096;
+        let mut batch = Matrix::default();
+        for start in (0..x.rows).step_by(chunk) {
+            let rows = chunk.min(x.rows - start);
+            batch.resize(rows, x.cols);
+            batch
+                .data
+                .copy_from_slice(&x.data[start * x.cols..(start + rows) * x.cols]);
+            self.encode(&batch, work);
+            for r in 0..rows {
+                let (mu, logvar) = work.stats.row(r).split_at(latent);
+                for j in 0..latent {
+                    let m = f64::from(mu[j]);
+                    sum[j] += m;
+                    sum_sq[j] += m * m;
+                    sum_var[j] += f64::from(logvar[j]).exp();
+                }
+            }
+        }
+        let n = x.rows.max(1) as f64;
+        let mut mean = vec![0.0f32; latent];
+        let mut std = vec![1.0f32; latent];
+        for j in 0..latent {
+            let m = sum[j] / n;
+            let variance = sum_var[j] / n + (sum_sq[j] / n - m * m).max(0.0);
+            mean[j] = m as f32;
+            std[j] = variance.sqrt().max(1e-6) as f32;
+        }
+        self.params
+            .value_mut(self.prior_mean)
+            .copy_from_slice(&mean);
+        self.params.value_mut(self.prior_std).copy_from_slice(&std);
+    }
+
+    /// Shifts the output layer's biases of every one-hot span so that the categories the
+    /// decoder generates occur, on average over latent codes, as often as in the training
+    /// rows (`targets`: the mean of each encoded value over the training rows).
+    ///
+    /// Categories are drawn from the decoder's softmax, so their generated share is the
+    /// mean of the softmax over codes. Where codes fall between those of training rows the
+    /// decoder hedges, and rare categories come back too often; adding log(target / mean)
+    /// to a category's bias, a few times over, moves every span's shares onto the training
+    /// shares while leaving how they depend on the code unchanged (the prior-shift
+    /// correction of a classifier's outputs). `samples` codes per round, `rounds` rounds.
+    pub fn calibrate_categories(
+        &mut self,
+        spans: &[Span],
+        targets: &[f32],
+        samples: usize,
+        rounds: usize,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let mut work = Workspace::default();
+        let width = self.width;
+        for _ in 0..rounds {
+            work.z.resize(samples, self.latent);
+            let (mean, std) = (
+                self.params.value(self.prior_mean),
+                self.params.value(self.prior_std),
+            );
+            for row in work.z.data.chunks_mut(self.latent) {
+                for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                    let e: f32 = StandardNormal.sample(rng);
+                    *v = m + s * e;
+                }
+            }
+            self.decode(&mut work);
+            let mut shares = vec![0.0f64; width];
+            for row in work.output.data.chunks_mut(width) {
+                for span in spans.iter().filter(|s| s.activation == Activation::Softmax) {
+                    let group = &mut row[span.start..span.start + span.width];
+                    layers::softmax(group);
+                    for (acc, p) in shares[span.start..span.start + span.width]
+                        .iter_mut()
+                        .zip(group.iter())
+                    {
+                        *acc += f64::from(*p);
+                    }
+                }
+            }
+            let bias = self.params.value_mut(self.output.bias);
+            for span in spans.iter().filter(|s| s.activation == Activation::Softmax) {
+                for j in span.start..span.start + span.width {
+                    let generated = (shares[j] / samples as f64).max(1e-9);
+                    let target = f64::from(targets[j]).max(1e-9);
+                    bias[j] += (target / generated).ln().clamp(-5.0, 5.0) as f32;
+                }
+            }
+        }
+    }
+
+    /// Runs the encoder on `x`, leaving (μ, log σ²) in `work.stats`.
+    fn encode(&self, x: &Matrix, work: &mut Workspace) {
+        work.encoder
+            .resize_with(self.encoder.len(), Matrix::default);
+        for i in 0..self.encoder.len() {
+            let (done, rest) = work.encoder.split_at_mut(i);
+            let input = if i == 0 { x } else { &done[i - 1] };
+            self.encoder[i].forward(&self.params, input, &mut rest[0]);
+            layers::relu(&mut rest[0].data);
+        }
+        let encoded = work.encoder.last().unwrap_or(x);
+        self.stats.forward(&self.params, encoded, &mut work.stats);
+    }
+
+    /// Keeps every σ within [[`SIGMA_MIN`], [`SIGMA_MAX`]].
+    pub fn clamp_sigma(&mut self) {
+        for s in self.params.value_mut(self.sigma) {
+            *s = s.clamp(SIGMA_MIN, SIGMA_MAX);
+        }
+    }
+
+    /// Decodes `rows` latent codes (drawn as [`Self::fit_latent_prior`] set) into encoded rows ready for the transformer's
+    /// inverse, each drawn from the decoder's likelihood p(x | z): the scalars as
+    /// tanh x̂ⱼ plus N(0, σⱼ) noise (clipped to [−1, 1]), each one-hot span as a category
+    /// drawn from softmax(x̂). (Taking the most likely category instead would erase every
+    /// category the decoder gives less than half the mass for most codes — e.g. a 5 %
+    /// null share of a column would never come back.)
+    pub fn sample(
+        &self,
+        rows: usize,
+        spans: &[Span],
+        work: &mut Workspace,
+        rng: &mut impl Rng,
+    ) -> Matrix {
+        work.z.resize(rows, self.latent);
+        let (mean, std) = (
+            self.params.value(self.prior_mean),
+            self.params.value(self.prior_std),
+        );
+        for row in work.z.data.chunks_mut(self.latent) {
+            for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                let e: f32 = StandardNormal.sample(rng);
+                *v = m + s * e;
+            }
+        }
+        self.decode(work);
+        let sigma = self.params.value(self.sigma);
+        let mut out = std::mem::take(&mut work.output);
+        for r in 0..rows {
+            let row = out.row_mut(r);
+            for span in spans {
+                match span.activation {
+                    Activation::Tanh => {
+                        for j in span.start..span.start + span.width {
+                            let noise: f32 = StandardNormal.sample(rng);
+                            row[j] = (row[j].tanh() + noise * sigma[j]).clamp(-1.0, 1.0);
+                        }
+                    }
+                    Activation::Softmax => {
+                        let group = &mut row[span.start..span.start + span.width];
+                        layers::softmax(group);
+                        draw_one_hot(group, rng.random::<f32>());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Replaces the probabilities `p` by the one-hot of the category that `u ∈ [0, 1)` falls
+/// in.
+fn draw_one_hot(p: &mut [f32], u: f32) {
+    let mut chosen = p.len().saturating_sub(1);
+    let mut acc = 0.0;
+    for (i, v) in p.iter().enumerate() {
+        acc += v;
+        if u < acc {
+            chosen = i;
+            break;
+        }
+    }
+    p.fill(0.0);
+    if let Some(v) = p.get_mut(chosen) {
+        *v = 1.0;
+    }
+}
+
+fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}

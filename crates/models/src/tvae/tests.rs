@@ -1,0 +1,127 @@
+//! TVAE's backward pass against finite differences, and its config checks.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::TvaeConfig;
+use super::network::{TvaeNetwork, Workspace};
+use crate::error::ModelError;
+use crate::nn::Matrix;
+use crate::transformer::{Activation, Span};
+
+fn spans() -> Vec<Span> {
+    vec![
+        Span {
+            start: 0,
+            width: 1,
+            activation: Activation::Tanh,
+        },
+        Span {
+            start: 1,
+            width: 3,
+            activation: Activation::Softmax,
+        },
+        Span {
+            start: 4,
+            width: 1,
+            activation: Activation::Tanh,
+        },
+        Span {
+            start: 5,
+            width: 2,
+            activation: Activation::Softmax,
+        },
+    ]
+}
+
+fn batch(rng: &mut ChaCha8Rng) -> Matrix {
+    let mut x = Matrix::zeros(6, 7);
+    for r in 0..6 {
+        let row = x.row_mut(r);
+        row[0] = rng.random_range(-0.9..0.9);
+        row[1 + rng.random_range(0..3)] = 1.0;
+        row[4] = rng.random_range(-0.9..0.9);
+        row[5 + rng.random_range(0..2)] = 1.0;
+    }
+    x
+}
+
+fn loss(network: &mut TvaeNetwork, x: &Matrix) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    network.params.zero_grads();
+    network.loss_and_gradients(x, &spans(), 2.0, &mut Workspace::default(), &mut rng)
+}
+
+#[test]
+fn the_loss_gradients_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let x = batch(&mut rng);
+    let mut network = TvaeNetwork::new(7, &[8, 6], &[5], 3, &mut rng);
+    loss(&mut network, &x);
+    let analytic: Vec<Vec<f32>> = network.params.iter().map(|p| p.grad.clone()).collect();
+    let names: Vec<String> = network.params.iter().map(|p| p.name.clone()).collect();
+    let eps = 1e-2f32;
+    let mut probe = network.clone();
+    for (index, name) in names.iter().enumerate() {
+        let len = analytic[index].len();
+        for i in (0..len).step_by((len / 7).max(1)) {
+            let id = probe_id(&probe, index);
+            let original = probe.params.value(id)[i];
+            probe.params.value_mut(id)[i] = original + eps;
+            let up = loss(&mut probe, &x);
+            probe.params.value_mut(id)[i] = original - eps;
+            let down = loss(&mut probe, &x);
+            probe.params.value_mut(id)[i] = original;
+            let numeric = (up - down) / (2.0 * f64::from(eps));
+            let a = f64::from(analytic[index][i]);
+            assert!(
+                (a - numeric).abs() <= 3e-2 * numeric.abs().max(0.05),
+                "{name}[{i}]: analytic {a} vs numeric {numeric}"
+            );
+        }
+    }
+}
+
+fn probe_id(network: &TvaeNetwork, index: usize) -> crate::nn::ParamId {
+    network.params.id_at(index)
+}
+
+#[test]
+fn sampling_draws_one_hots_and_bounded_scalars() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let network = TvaeNetwork::new(7, &[8], &[8], 4, &mut rng);
+    let out = network.sample(50, &spans(), &mut Workspace::default(), &mut rng);
+    for r in 0..50 {
+        let row = out.row(r);
+        assert!(row[0].abs() <= 1.0 && row[4].abs() <= 1.0);
+        for group in [&row[1..4], &row[5..7]] {
+            assert_eq!(group.iter().filter(|v| **v == 1.0).count(), 1, "{group:?}");
+            assert_eq!(group.iter().filter(|v| **v == 0.0).count(), group.len() - 1);
+        }
+    }
+}
+
+#[test]
+fn bad_settings_name_their_field() {
+    for (json, field) in [
+        (serde_json::json!({"latent_dim": 0}), "latent_dim"),
+        (
+            serde_json::json!({"encoder_dims": [128, 0]}),
+            "encoder_dims",
+        ),
+        (serde_json::json!({"loss_factor": -1.0}), "loss_factor"),
+        (
+            serde_json::json!({"training": {"batch_size": 0}}),
+            "training.batch_size",
+        ),
+    ] {
+        match TvaeConfig::from_json(&json) {
+            Err(ModelError::InvalidConfig { field: f, .. }) => assert_eq!(f, field, "{json}"),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        TvaeConfig::from_json(&serde_json::json!({"latnt_dim": 3})),
+        Err(ModelError::InvalidConfig { .. })
+    ));
+}
