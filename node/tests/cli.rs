@@ -522,6 +522,31 @@ fn the_model_choice_and_time_budget_show_in_the_summary() {
 }
 
 #[test]
+fn deep_models_are_named_by_their_usual_spellings_and_take_epochs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stdout, _) = succeed(
+        &[
+            "synth", "--model", "TVAE", "--epochs", "2", "--rows", "300", "--json",
+        ],
+        dir.path(),
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("json summary");
+    assert_eq!(summary["model"], "tvae");
+    let e = fail(&["synth", "--epochs", "3", "--quiet"], dir.path());
+    assert!(e.contains("--epochs needs --model"), "{e}");
+    let e = fail(
+        &["synth", "--model", "gaussian-copula", "--epochs", "3", "--quiet"],
+        dir.path(),
+    );
+    assert!(e.contains("one pass"), "{e}");
+    let e = fail(
+        &["synth", "--model", "tvae", "--config", r#"{"latent_dim": 0}"#, "--quiet"],
+        dir.path(),
+    );
+    assert!(e.contains("latent_dim"), "{e}");
+}
+
+#[test]
 fn gate_thresholds_come_from_a_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut real = String::from("age,plan\n");

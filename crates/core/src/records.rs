@@ -329,9 +329,15 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.name()));
         }
         assert_eq!(ModelKind::from_name("gan"), None);
-        assert_eq!(ModelKind::from_name("copulagan"), Some(ModelKind::CopulaGan));
+        assert_eq!(
+            ModelKind::from_name("copulagan"),
+            Some(ModelKind::CopulaGan)
+        );
         assert_eq!(ModelKind::from_name("TabDDPM"), Some(ModelKind::TabDdpm));
-        assert_eq!(ModelKind::from_name("tabular_argn"), Some(ModelKind::TabularArgn));
+        assert_eq!(
+            ModelKind::from_name("tabular_argn"),
+            Some(ModelKind::TabularArgn)
+        );
     }
 
     #[test]

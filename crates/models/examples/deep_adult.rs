@@ -48,7 +48,11 @@ fn main() -> anyhow::Result<()> {
     let mut context = FitContext::new(
         |e| {
             if e.stage == "epoch" {
-                eprintln!("{} ({:.0} rows/s)", e.message, e.rows_per_second.unwrap_or(0.0));
+                eprintln!(
+                    "{} ({:.0} rows/s)",
+                    e.message,
+                    e.rows_per_second.unwrap_or(0.0)
+                );
             }
         },
         Default::default(),

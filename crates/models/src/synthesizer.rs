@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::argn::{ArgnConfig, TabularArgn};
 use crate::copula::GaussianCopula;
+use crate::ctgan::Ctgan;
 use crate::error::{ModelError, Result};
 use crate::progress::FitContext;
 use crate::tvae::{Tvae, TvaeConfig};
@@ -74,6 +75,8 @@ pub fn available_models() -> &'static [ModelKind] {
         ModelKind::GaussianCopula,
         ModelKind::TabularArgn,
         ModelKind::Tvae,
+        ModelKind::Ctgan,
+        ModelKind::CopulaGan,
     ]
 }
 
@@ -125,6 +128,9 @@ pub fn fit(
             let config = TvaeConfig::from_json(config)?;
             Ok(Box::new(Tvae::fit(table, config, context)?))
         }
+        ModelKind::Ctgan | ModelKind::CopulaGan => {
+            Ok(Box::new(Ctgan::fit(kind, table, config, context)?))
+        }
         other => Err(unknown(other)),
     }
 }
@@ -156,6 +162,9 @@ pub fn restore_with_weights(
         )?)),
         ModelKind::Tvae => Ok(Box::new(Tvae::restore(
             schema, config, parameters, weights,
+        )?)),
+        ModelKind::Ctgan | ModelKind::CopulaGan => Ok(Box::new(Ctgan::restore(
+            kind, schema, config, parameters, weights,
         )?)),
         other => Err(unknown(other)),
     }

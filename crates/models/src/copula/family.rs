@@ -79,6 +79,27 @@ impl Family {
         }
     }
 
+    /// The CDF at `x`, except that a value repeated across several empirical quantiles (a
+    /// point mass, such as the zeros of a mostly-zero column) maps to the middle of its
+    /// flat run rather than its top. Normal scores of such values then sit where the
+    /// quantile function gives the value back on both sides, so a small error on the score
+    /// scale does not turn the point mass into nearby values.
+    pub fn cdf_midpoint(&self, x: f64) -> f64 {
+        match self {
+            Family::Empirical { quantiles } => {
+                let first = quantiles.partition_point(|&q| q < x);
+                let end = quantiles.partition_point(|&q| q <= x);
+                let last = quantiles.len().saturating_sub(1);
+                if end > first + 1 && last > 0 {
+                    ((first + end - 1) as f64 / 2.0) / last as f64
+                } else {
+                    self.cdf(x)
+                }
+            }
+            other => other.cdf(x),
+        }
+    }
+
     /// The quantile function at `p` in [0, 1].
     pub fn quantile(&self, p: f64) -> f64 {
         let p = p.clamp(0.0, 1.0);
@@ -208,6 +229,20 @@ pub fn best_parametric(sorted: &[f64]) -> Option<(Family, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_point_mass_maps_to_the_middle_of_its_run() {
+        let mut values = vec![0.0; 90];
+        values.extend((1..=10).map(f64::from));
+        let family = empirical(&values, 101);
+        let mid = family.cdf_midpoint(0.0);
+        assert!((0.40..0.50).contains(&mid), "{mid}");
+        // Both sides of the midpoint decode to the point mass.
+        assert_eq!(family.quantile(mid - 0.1), 0.0);
+        assert_eq!(family.quantile(mid + 0.1), 0.0);
+        // Values off the point mass keep the ordinary CDF.
+        assert_eq!(family.cdf_midpoint(5.5), family.cdf(5.5));
+    }
 
     #[test]
     fn empirical_quantiles_interpolate_and_invert() {

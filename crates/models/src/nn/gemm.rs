@@ -66,9 +66,11 @@ impl<'a> Operand<'a> {
 /// more than it saves.
 const PARALLEL_FLOPS: usize = 1 << 20;
 
-/// Threads matrix products may use (the machine's cores, at least one).
+/// Threads matrix products may use (the machine's cores, at least one), read once:
+/// `available_parallelism` reads cgroup files on every call.
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `out = a · b`, or `out += a · b` when `accumulate`; `out` is row-major with `a`'s rows

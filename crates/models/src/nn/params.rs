@@ -261,13 +261,19 @@ impl Adam {
             if !p.trainable {
                 continue;
             }
-            for i in 0..p.value.len() {
-                let g = p.grad[i] + l2 * p.value[i];
-                let mi = b1 * m[i] + (1.0 - b1) * g;
-                let vi = b2 * v[i] + (1.0 - b2) * g * g;
-                m[i] = mi;
-                v[i] = vi;
-                p.value[i] = p.value[i] * decay - step_size * mi / (vi.sqrt() / root_c2 + eps);
+            // Zipped slices (no bounds checks) so the loop vectorises.
+            let inv_root_c2 = 1.0 / root_c2;
+            for (((w, g), mi), vi) in p
+                .value
+                .iter_mut()
+                .zip(&p.grad)
+                .zip(m.iter_mut())
+                .zip(v.iter_mut())
+            {
+                let g = g + l2 * *w;
+                *mi = b1 * *mi + (1.0 - b1) * g;
+                *vi = b2 * *vi + (1.0 - b2) * g * g;
+                *w = *w * decay - step_size * *mi / (vi.sqrt() * inv_root_c2 + eps);
             }
         }
     }

@@ -227,7 +227,7 @@ impl ContinuousColumn {
     /// The value on the mixture's scale.
     fn score(&self, x: f64) -> f64 {
         match &self.marginal {
-            Some(family) => normal::quantile(family.cdf(x).clamp(EDGE, 1.0 - EDGE)),
+            Some(family) => normal::quantile(family.cdf_midpoint(x).clamp(EDGE, 1.0 - EDGE)),
             None => x,
         }
     }
