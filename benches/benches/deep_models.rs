@@ -89,7 +89,9 @@ fn matmul_kernels(c: &mut Criterion) {
     use criterion::Throughput;
     use mirage_models::nn::{Operand, matmul};
     let mut group = c.benchmark_group("matmul");
-    group.sample_size(30).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(5));
     for (name, m, k, n) in [
         ("forward_500x138x128", 500, 138, 128),
         ("forward_500x128x256", 500, 128, 256),

@@ -532,15 +532,44 @@ fn deep_models_are_named_by_their_usual_spellings_and_take_epochs() {
     );
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("json summary");
     assert_eq!(summary["model"], "tvae");
+    let (stdout, _) = succeed(
+        &[
+            "synth",
+            "--model",
+            "copulagan",
+            "--epochs",
+            "1",
+            "--rows",
+            "300",
+            "--json",
+        ],
+        dir.path(),
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("json summary");
+    assert_eq!(summary["model"], "copula-gan");
     let e = fail(&["synth", "--epochs", "3", "--quiet"], dir.path());
     assert!(e.contains("--epochs needs --model"), "{e}");
     let e = fail(
-        &["synth", "--model", "gaussian-copula", "--epochs", "3", "--quiet"],
+        &[
+            "synth",
+            "--model",
+            "gaussian-copula",
+            "--epochs",
+            "3",
+            "--quiet",
+        ],
         dir.path(),
     );
     assert!(e.contains("one pass"), "{e}");
     let e = fail(
-        &["synth", "--model", "tvae", "--config", r#"{"latent_dim": 0}"#, "--quiet"],
+        &[
+            "synth",
+            "--model",
+            "tvae",
+            "--config",
+            r#"{"latent_dim": 0}"#,
+            "--quiet",
+        ],
         dir.path(),
     );
     assert!(e.contains("latent_dim"), "{e}");

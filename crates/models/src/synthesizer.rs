@@ -10,6 +10,7 @@ use crate::copula::GaussianCopula;
 use crate::ctgan::Ctgan;
 use crate::error::{ModelError, Result};
 use crate::progress::FitContext;
+use crate::tabddpm::TabDdpm;
 use crate::tvae::{Tvae, TvaeConfig};
 
 /// A trained model that can generate rows.
@@ -77,6 +78,7 @@ pub fn available_models() -> &'static [ModelKind] {
         ModelKind::Tvae,
         ModelKind::Ctgan,
         ModelKind::CopulaGan,
+        ModelKind::TabDdpm,
     ]
 }
 
@@ -131,6 +133,7 @@ pub fn fit(
         ModelKind::Ctgan | ModelKind::CopulaGan => {
             Ok(Box::new(Ctgan::fit(kind, table, config, context)?))
         }
+        ModelKind::TabDdpm => Ok(Box::new(TabDdpm::fit(table, config, context)?)),
         other => Err(unknown(other)),
     }
 }
@@ -165,6 +168,9 @@ pub fn restore_with_weights(
         )?)),
         ModelKind::Ctgan | ModelKind::CopulaGan => Ok(Box::new(Ctgan::restore(
             kind, schema, config, parameters, weights,
+        )?)),
+        ModelKind::TabDdpm => Ok(Box::new(TabDdpm::restore(
+            schema, config, parameters, weights,
         )?)),
         other => Err(unknown(other)),
     }

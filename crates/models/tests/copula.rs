@@ -336,7 +336,7 @@ fn bad_configs_and_empty_tables_are_refused() {
     .expect_err("empty");
     assert!(err.to_string().contains("empty table"), "{err}");
     let err = fit(
-        ModelKind::Tvae,
+        ModelKind::Dgan,
         &table(),
         &serde_json::Value::Null,
         &mut FitContext::default(),

@@ -1,8 +1,6 @@
 //! Generation: conditioned sampling, decoding tokens into Arrow columns, and imputation.
 
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, RecordBatch};
 use mirage_core::{Condition, Table, Value};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -95,11 +93,7 @@ impl TabularArgn {
                     build_values(&column.name, column.physical, &refs)?
                 }
                 ColumnCodec::Key(generator) => generator.array(column.physical, rows, first_row),
-                ColumnCodec::Text(generator) => {
-                    let mut b = StringBuilder::with_capacity(rows, rows * 16);
-                    (0..rows).for_each(|_| b.append_option(generator.sample(rng)));
-                    Arc::new(b.finish())
-                }
+                ColumnCodec::Text(generator) => generator.array(rows, rng),
             };
             arrays.push(array);
         }

@@ -22,7 +22,7 @@ mod tests;
 use std::collections::HashMap;
 use std::path::Path;
 
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch};
 use candle_core::{Device, Tensor};
 use mirage_core::records::ModelKind;
 use mirage_core::schema::{ColumnKind, PhysicalType};
@@ -191,22 +191,9 @@ fn fit_codec(
 ) -> Result<ColumnCodec> {
     let options = config.encoding();
     Ok(match kind {
-        ColumnKind::Identifier => {
-            if let Some(strings) = array.as_any().downcast_ref::<StringArray>() {
-                ColumnCodec::Key(KeyGenerator::fit_strings(strings.iter().flatten()))
-            } else {
-                ColumnCodec::Key(KeyGenerator::fit_integers(&numeric_values(name, array)?))
-            }
-        }
+        ColumnKind::Identifier => ColumnCodec::Key(KeyGenerator::fit_column(name, array)?),
         ColumnKind::Text if physical == PhysicalType::Utf8 => {
-            let strings = array
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| ModelError::UnsupportedColumn {
-                    column: name.to_string(),
-                    message: format!("expected strings, found {}", array.data_type()),
-                })?;
-            ColumnCodec::Text(TextGenerator::fit(strings.iter(), 5_000))
+            ColumnCodec::Text(TextGenerator::fit_column(name, array)?)
         }
         ColumnKind::Integer | ColumnKind::Float | ColumnKind::Datetime { .. }
             if physical != PhysicalType::Utf8 =>
@@ -526,10 +513,7 @@ impl Synthesizer for TabularArgn {
 
     fn config_json(&self) -> serde_json::Value {
         let mut config = self.config.clone();
-        // Where a run read or wrote its checkpoints is not part of the model.
-        config.training.resume_from = None;
-        config.training.checkpoint_dir = None;
-        config.training.checkpoint_every = None;
+        config.training.forget_run_paths();
         serde_json::to_value(&config).unwrap_or(serde_json::Value::Null)
     }
 

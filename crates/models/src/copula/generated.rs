@@ -3,12 +3,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringBuilder};
+use arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
 use mirage_core::schema::PhysicalType;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::columns::build_numeric;
+use crate::columns::{build_numeric, numeric_values};
+use crate::error::{ModelError, Result};
+
+/// The column's strings, or an error naming it when it holds something else.
+pub fn string_column<'a>(column: &str, array: &'a dyn Array) -> Result<&'a StringArray> {
+    array
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| ModelError::UnsupportedColumn {
+            column: column.to_string(),
+            message: format!("expected strings, found {}", array.data_type()),
+        })
+}
 
 /// One character position of a key template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,6 +74,15 @@ pub enum KeyGenerator {
 }
 
 impl KeyGenerator {
+    /// Learns a key column's template: string keys by character class, others as
+    /// integers.
+    pub fn fit_column(column: &str, array: &dyn Array) -> Result<Self> {
+        match array.as_any().downcast_ref::<StringArray>() {
+            Some(strings) => Ok(Self::fit_strings(strings.iter().flatten())),
+            None => Ok(Self::fit_integers(&numeric_values(column, array)?)),
+        }
+    }
+
     /// Learns the generator from the source keys.
     pub fn fit_integers(values: &[Option<f64>]) -> Self {
         let start = values
@@ -162,6 +183,24 @@ pub struct TextGenerator {
 }
 
 impl TextGenerator {
+    /// Words kept in the vocabulary of a column fitted by [`Self::fit_column`].
+    pub const VOCABULARY: usize = 5_000;
+
+    /// Learns a string column's vocabulary and lengths.
+    pub fn fit_column(column: &str, array: &dyn Array) -> Result<Self> {
+        Ok(Self::fit(
+            string_column(column, array)?.iter(),
+            Self::VOCABULARY,
+        ))
+    }
+
+    /// `rows` generated values.
+    pub fn array(&self, rows: usize, rng: &mut impl Rng) -> ArrayRef {
+        let mut builder = StringBuilder::with_capacity(rows, rows * 16);
+        (0..rows).for_each(|_| builder.append_option(self.sample(rng)));
+        Arc::new(builder.finish())
+    }
+
     /// Learns vocabulary and lengths from the values (`None` = null).
     pub fn fit<'a>(values: impl Iterator<Item = Option<&'a str>>, max_words: usize) -> Self {
         let mut counts: HashMap<&str, u64> = HashMap::new();

@@ -16,7 +16,7 @@ pub(crate) mod numeric;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
 use mirage_core::records::ModelKind;
 use mirage_core::schema::{ColumnKind, PhysicalType};
 use mirage_core::{Schema, Table, Value};
@@ -175,13 +175,10 @@ impl GaussianCopula {
                     }
                 }
                 ColumnKind::Identifier => (fit_key(name, array.as_ref())?, Vec::new()),
-                ColumnKind::Text if column.physical == PhysicalType::Utf8 => {
-                    let strings = as_strings(name, array.as_ref())?;
-                    (
-                        ColumnModel::Text(TextGenerator::fit(strings.into_iter(), 5_000)),
-                        Vec::new(),
-                    )
-                }
+                ColumnKind::Text if column.physical == PhysicalType::Utf8 => (
+                    ColumnModel::Text(TextGenerator::fit_column(name, array.as_ref())?),
+                    Vec::new(),
+                ),
                 _ => {
                     let (categories, codes) = encode_categories(name, array.as_ref())?;
                     let codes: Vec<Option<u32>> = match &rows {
@@ -316,27 +313,8 @@ fn all_null(rows: usize, rng: &mut impl Rng) -> (ColumnModel, Vec<Vec<f64>>) {
     (ColumnModel::Categorical(marginal), vec![scores])
 }
 
-fn as_strings<'a>(column: &str, array: &'a dyn Array) -> Result<Vec<Option<&'a str>>> {
-    let strings = array
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| ModelError::UnsupportedColumn {
-            column: column.to_string(),
-            message: format!("expected strings, found {}", array.data_type()),
-        })?;
-    Ok(strings.iter().collect())
-}
-
 fn fit_key(column: &str, array: &dyn Array) -> Result<ColumnModel> {
-    if array.as_any().downcast_ref::<StringArray>().is_some() {
-        let strings = as_strings(column, array)?;
-        return Ok(ColumnModel::Key(KeyGenerator::fit_strings(
-            strings.into_iter().flatten(),
-        )));
-    }
-    Ok(ColumnModel::Key(KeyGenerator::fit_integers(
-        &numeric_values(column, array)?,
-    )))
+    Ok(ColumnModel::Key(KeyGenerator::fit_column(column, array)?))
 }
 
 impl Synthesizer for GaussianCopula {

@@ -27,6 +27,10 @@ pub struct CtganConfig {
     pub gradient_penalty: f64,
     /// Temperature of the Gumbel-softmax on one-hot spans.
     pub gumbel_tau: f64,
+    /// After training, shift the generator's one-hot output biases so generated
+    /// categories (and null shares) occur as often as in the training rows (see
+    /// `crate::transformer::calibration`).
+    pub calibrate: bool,
     /// How columns are encoded.
     pub transformer: TransformerOptions,
     /// Epochs, batch size, Adam's learning rate and (L2) weight decay, seed, budget,
@@ -44,6 +48,7 @@ impl Default for CtganConfig {
             discriminator_steps: 1,
             gradient_penalty: 10.0,
             gumbel_tau: 0.2,
+            calibrate: true,
             transformer: TransformerOptions::default(),
             training: TrainingConfig {
                 max_epochs: 300,

@@ -49,6 +49,7 @@ use crate::nn::{Adam, Matrix, ParamSet, WeightDecay};
 use crate::progress::{FitContext, ProgressEvent};
 use crate::synthesizer::Synthesizer;
 use crate::training::{self, ModelState, StepModel, TrainingOutcome, candle_error};
+use crate::transformer::calibration::{CategoryShares, category_targets};
 use crate::transformer::{Activation, DataTransformer};
 
 /// Rows the generator produces at once when sampling.
@@ -224,12 +225,25 @@ impl Ctgan {
                 context,
             )?)
         };
+        let mut generator = trainer.generator;
+        if config.calibrate && training.is_some() {
+            let targets = category_targets(&encoded);
+            let mut rng = ChaCha8Rng::seed_from_u64(config.training.seed);
+            rng.set_stream(u64::MAX - 1);
+            calibrate(
+                &mut generator,
+                &sampler,
+                transformer.spans(),
+                &targets,
+                &mut rng,
+            );
+        }
         Ok(Self {
             kind,
             config,
             schema,
             transformer,
-            generator: trainer.generator,
+            generator,
             discriminator: trainer.discriminator,
             sampler,
             training,
@@ -340,6 +354,40 @@ impl Ctgan {
     }
 }
 
+/// Latent draws per calibration round.
+const CALIBRATION_SAMPLES: usize = 20_000;
+/// Calibration rounds.
+const CALIBRATION_ROUNDS: usize = 4;
+
+/// Moves the generator's one-hot shares under unconditional sampling (conditional
+/// vectors by empirical frequency, as [`Ctgan::generate`] draws them) onto the training
+/// shares `targets`: Gumbel noise plus an argmax draws a category from the softmax of the
+/// logits, so the shares are the softmax means (see
+/// [`crate::transformer::calibration`]).
+fn calibrate(
+    generator: &mut Generator,
+    sampler: &CondSampler,
+    spans: &[crate::transformer::Span],
+    targets: &[f32],
+    rng: &mut ChaCha8Rng,
+) {
+    let mut shares = CategoryShares::new(generator.width());
+    let mut pass = GeneratorPass::default();
+    for _ in 0..CALIBRATION_ROUNDS {
+        let mut done = 0;
+        while done < CALIBRATION_SAMPLES {
+            let n = SAMPLE_CHUNK.min(CALIBRATION_SAMPLES - done);
+            pass.z.resize(n, generator.embedding());
+            fill_normal(&mut pass.z.data, rng);
+            sampler.sample_original(n, &mut pass.hot, rng);
+            generator.forward(&mut pass, false, rng);
+            shares.add(&pass.logits, spans);
+            done += n;
+        }
+        shares.apply(generator.output_bias_mut(), spans, targets);
+    }
+}
+
 /// FLOPs of one training step (see [`Ctgan::flops_per_step`]).
 fn step_flops(generator: &Generator, discriminator: &Discriminator, config: &CtganConfig) -> f64 {
     let batch = config.training.batch_size;
@@ -425,10 +473,7 @@ impl Synthesizer for Ctgan {
 
     fn config_json(&self) -> serde_json::Value {
         let mut config = self.config.clone();
-        // Where a run read or wrote its checkpoints is not part of the model.
-        config.training.resume_from = None;
-        config.training.checkpoint_dir = None;
-        config.training.checkpoint_every = None;
+        config.training.forget_run_paths();
         serde_json::to_value(&config).unwrap_or(serde_json::Value::Null)
     }
 

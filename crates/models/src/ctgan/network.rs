@@ -254,6 +254,11 @@ impl Generator {
         self.width
     }
 
+    /// The output layer's biases (for calibration).
+    pub fn output_bias_mut(&mut self) -> &mut [f32] {
+        self.params.value_mut(self.output.bias)
+    }
+
     /// Noise width.
     pub fn embedding(&self) -> usize {
         self.embedding

@@ -114,7 +114,7 @@ fn hand_written_gradients_match_finite_differences() {
             .find(|(n, _, _)| *n == name)
             .expect("param")
             .1;
-        for i in 0..grad.len() {
+        for (i, &analytic_grad) in grad.iter().enumerate() {
             let original = net.params.value(id)[i];
             net.params.value_mut(id)[i] = original + eps;
             let (up, _) = net.run(&x, false);
@@ -123,9 +123,8 @@ fn hand_written_gradients_match_finite_differences() {
             net.params.value_mut(id)[i] = original;
             let numeric = (up - down) / (2.0 * f64::from(eps));
             assert!(
-                close(grad[i], numeric),
-                "{name}[{i}]: {} vs {numeric}",
-                grad[i]
+                close(analytic_grad, numeric),
+                "{name}[{i}]: {analytic_grad} vs {numeric}"
             );
         }
     }

@@ -61,6 +61,14 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// Clears where a run read or wrote its checkpoints: that is not part of the model
+    /// saved afterwards.
+    pub fn forget_run_paths(&mut self) {
+        self.resume_from = None;
+        self.checkpoint_dir = None;
+        self.checkpoint_every = None;
+    }
+
     /// Checks every field's range; `model` names the model in errors.
     pub fn validate(&self, model: &str) -> Result<()> {
         let fail = |field: &str, message: &str| {

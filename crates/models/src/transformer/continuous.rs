@@ -89,6 +89,9 @@ pub struct ContinuousColumn {
     pub quantum: Option<f64>,
     /// Whether the column had nulls (and so has a null indicator).
     pub has_nulls: bool,
+    /// Training rows that were null.
+    #[serde(default)]
+    pub null_count: u64,
     /// For datetimes: the cyclical features.
     pub cyclic: Option<CyclicFeatures>,
     /// With the Gaussian-copula preprocessing: the marginal distribution whose CDF maps
@@ -162,6 +165,7 @@ impl ContinuousColumn {
             return None;
         }
         let has_nulls = values.len() < reader.len();
+        let null_count = (reader.len() - values.len()) as u64;
         let (min, max) = values
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
@@ -196,6 +200,7 @@ impl ContinuousColumn {
             max,
             quantum,
             has_nulls,
+            null_count,
             cyclic,
             marginal: marginal.flatten(),
         };

@@ -18,15 +18,14 @@
 //! with no allocation per row. Each (column, chunk) draws modes from its own ChaCha8
 //! stream, so results do not depend on the number of threads.
 
+pub mod calibration;
 mod continuous;
 mod discrete;
 pub mod mixture;
 mod options;
 mod parallel;
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, RecordBatch, StringArray, StringBuilder, new_null_array};
+use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use mirage_core::schema::{ColumnKind, PhysicalType};
 use mirage_core::{Schema, Table, Value};
 use rand::{Rng, SeedableRng};
@@ -37,7 +36,7 @@ use tracing::debug;
 pub use mixture::BayesianGaussianMixture;
 pub use options::TransformerOptions;
 
-use crate::columns::{build_numeric, build_values, encode_categories, numeric_values};
+use crate::columns::{build_numeric, build_values, encode_categories};
 use crate::copula::{KeyGenerator, NumberKind, TextGenerator};
 use crate::error::{ModelError, Result};
 use continuous::{ContinuousColumn, NumberReader};
@@ -69,8 +68,10 @@ pub struct Span {
 }
 
 /// A discrete column the conditional vector can select: a one-hot categorical or boolean
-/// column (not high-cardinality digits, not mode indicators, not the null indicators of
-/// numeric columns).
+/// column, or the null indicator of a numeric column with nulls (not high-cardinality
+/// digits, not mode indicators). Null indicators are discrete columns like any other:
+/// CTGAN's training-by-sampling then shows the generator the rare null rows as often as
+/// the common ones, which keeps it from dropping them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiscreteColumn {
     /// The column's name.
@@ -81,6 +82,10 @@ pub struct DiscreteColumn {
     pub categories: usize,
     /// Training rows per category.
     pub frequencies: Vec<u64>,
+    /// The (present, null) indicator of numeric column `column`, not the column itself:
+    /// conditions on the column's values never map to it.
+    #[serde(default)]
+    pub null_indicator: bool,
 }
 
 /// A table in encoded form.
@@ -169,6 +174,19 @@ impl DataTransformer {
                     span: spans.len(),
                     categories: encoding.categories.len(),
                     frequencies,
+                    null_indicator: false,
+                });
+            }
+            if let ColumnTransform::Continuous(c) = &transform
+                && c.has_nulls
+            {
+                // Spans: alpha, modes, then the (present, null) indicator.
+                discrete.push(DiscreteColumn {
+                    column: column.name.clone(),
+                    span: spans.len() + 2,
+                    categories: 2,
+                    frequencies: vec![rows as u64 - c.null_count, c.null_count],
+                    null_indicator: true,
                 });
             }
             for (span_width, activation) in transform.spans() {
@@ -312,10 +330,17 @@ impl DataTransformer {
             .discrete
             .iter()
             .map(|d| {
-                self.schema
-                    .index_of(&d.column)
-                    .and_then(|c| codes[c].take())
-                    .unwrap_or_default()
+                let column = self.schema.index_of(&d.column);
+                if d.null_indicator {
+                    let reader = column.and_then(|c| readers[c].as_ref());
+                    reader.map_or_else(Vec::new, |reader| {
+                        (0..rows)
+                            .map(|r| u32::from(reader.get(r).is_none()))
+                            .collect()
+                    })
+                } else {
+                    column.and_then(|c| codes[c].take()).unwrap_or_default()
+                }
             })
             .collect();
         Ok(Encoded {
@@ -376,11 +401,7 @@ impl DataTransformer {
             let column = &self.schema.columns[c];
             let array = match (array, &self.columns[c]) {
                 (Some(array), _) => array?,
-                (None, ColumnTransform::Text(generator)) => {
-                    let mut b = StringBuilder::with_capacity(rows, rows * 16);
-                    (0..rows).for_each(|_| b.append_option(generator.sample(rng)));
-                    Arc::new(b.finish()) as ArrayRef
-                }
+                (None, ColumnTransform::Text(generator)) => generator.array(rows, rng),
                 (None, ColumnTransform::Constant { value, null_rate }) => {
                     let values: Vec<Option<&Value>> = (0..rows)
                         .map(|_| {
@@ -401,7 +422,10 @@ impl DataTransformer {
     /// the category's index. `None` when the column is not a one-hot discrete column or the
     /// value never occurred in it.
     pub fn condition_index(&self, column: &str, value: &Value) -> Option<(usize, usize)> {
-        let d = self.discrete.iter().position(|d| d.column == column)?;
+        let d = self
+            .discrete
+            .iter()
+            .position(|d| d.column == column && !d.null_indicator)?;
         let ColumnTransform::Discrete(encoding) = self.transform_of(column)? else {
             return None;
         };
@@ -444,26 +468,13 @@ fn fit_column(
     let physical = column.physical;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     rng.set_stream(index as u64);
-    let strings = || {
-        array
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| ModelError::UnsupportedColumn {
-                column: name.to_string(),
-                message: format!("expected strings, found {}", array.data_type()),
-            })
-    };
     Ok(match &column.kind {
-        ColumnKind::Identifier => {
-            let generator = if physical == PhysicalType::Utf8 {
-                KeyGenerator::fit_strings(strings()?.iter().flatten())
-            } else {
-                KeyGenerator::fit_integers(&numeric_values(name, array.as_ref())?)
-            };
-            (ColumnTransform::Key(generator), None)
-        }
+        ColumnKind::Identifier => (
+            ColumnTransform::Key(KeyGenerator::fit_column(name, array.as_ref())?),
+            None,
+        ),
         ColumnKind::Text if physical == PhysicalType::Utf8 => (
-            ColumnTransform::Text(TextGenerator::fit(strings()?.iter(), 5_000)),
+            ColumnTransform::Text(TextGenerator::fit_column(name, array.as_ref())?),
             None,
         ),
         ColumnKind::Integer | ColumnKind::Float | ColumnKind::Datetime { .. }

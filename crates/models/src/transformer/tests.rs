@@ -7,7 +7,7 @@ use mirage_core::schema::ColumnSchema;
 use rand_distr::{Distribution, Normal};
 
 use super::*;
-use crate::columns::value_at;
+use crate::columns::{numeric_values, value_at};
 
 /// 3,000 rows of every column kind: a bimodal float with 2 decimals and 10 % nulls, an
 /// integer, a datetime at second precision, a categorical with nulls, a boolean, a key,
@@ -173,12 +173,13 @@ fn spans_cover_the_row_and_frequencies_sum_to_rows() {
         next += span.width;
     }
     assert_eq!(next, transformer.width());
-    let names: Vec<&str> = transformer
+    let names: Vec<(&str, bool)> = transformer
         .discrete_columns()
         .iter()
-        .map(|d| d.column.as_str())
+        .map(|d| (d.column.as_str(), d.null_indicator))
         .collect();
-    assert_eq!(names, ["c", "b"]);
+    // The numeric column x has nulls: its (present, null) indicator is a discrete column.
+    assert_eq!(names, [("x", true), ("c", false), ("b", false)]);
     let encoded = transformer
         .transform(&table, &mut ChaCha8Rng::seed_from_u64(1))
         .expect("transform");
@@ -216,7 +217,8 @@ fn conditions_categories_and_ranges() {
     let (d, green) = transformer
         .condition_index("c", &Value::from("green"))
         .expect("green is a category");
-    assert_eq!((d, green), (0, 0), "the most frequent category comes first");
+    // Discrete column 0 is x's null indicator, which conditions on x never map to.
+    assert_eq!((d, green), (1, 0), "the most frequent category comes first");
     assert!(transformer.condition_index("c", &Value::Null).is_some());
     assert_eq!(transformer.condition_index("c", &Value::from("pink")), None);
     assert!(
@@ -228,7 +230,7 @@ fn conditions_categories_and_ranges() {
         transformer
             .condition_index("b", &Value::Bool(true))
             .map(|x| x.0),
-        Some(1)
+        Some(2)
     );
     let mut colours = transformer.category_set("c").expect("categorical");
     colours.sort_by_key(|v| v.to_string());

@@ -31,6 +31,7 @@ use crate::nn::{Adam, Matrix, WeightDecay};
 use crate::progress::{FitContext, ProgressEvent};
 use crate::synthesizer::Synthesizer;
 use crate::training::{self, ModelState, StepModel, TrainingOutcome, candle_error};
+use crate::transformer::calibration::category_targets;
 use crate::transformer::{DataTransformer, Encoded};
 
 /// What the model learned besides its weights; saved as the model's parameters.
@@ -176,19 +177,10 @@ impl Tvae {
             };
             let outcome =
                 training::run_epochs(&mut trainer, rows, &config.training, &encoder, context)?;
+            let targets = category_targets(&encoded);
             let all = Matrix::from_vec(encoded.rows, encoded.width, encoded.data);
             network.fit_latent_prior(&all, &mut Workspace::default());
             if config.calibrate {
-                let mut targets = vec![0.0f64; all.cols];
-                for row in all.data.chunks(all.cols) {
-                    for (t, v) in targets.iter_mut().zip(row) {
-                        *t += f64::from(*v);
-                    }
-                }
-                let targets: Vec<f32> = targets
-                    .iter()
-                    .map(|t| (t / all.rows.max(1) as f64) as f32)
-                    .collect();
                 network.calibrate_categories(
                     transformer.spans(),
                     &targets,
@@ -295,9 +287,7 @@ impl Synthesizer for Tvae {
 
     fn config_json(&self) -> serde_json::Value {
         let mut config = self.config.clone();
-        config.training.resume_from = None;
-        config.training.checkpoint_dir = None;
-        config.training.checkpoint_every = None;
+        config.training.forget_run_paths();
         serde_json::to_value(&config).unwrap_or(serde_json::Value::Null)
     }
 

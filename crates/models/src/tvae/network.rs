@@ -13,6 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::nn::layers::{self, Linear};
 use crate::nn::{Matrix, ParamId, ParamSet};
+use crate::transformer::calibration::CategoryShares;
 use crate::transformer::{Activation, Span};
 
 /// The learned scales are kept within these bounds after every step.
@@ -358,14 +359,8 @@ impl TvaeNetwork {
 
     /// Shifts the output layer's biases of every one-hot span so that the categories the
     /// decoder generates occur, on average over latent codes, as often as in the training
-    /// rows (`targets`: the mean of each encoded value over the training rows).
-    ///
-    /// Categories are drawn from the decoder's softmax, so their generated share is the
-    /// mean of the softmax over codes. Where codes fall between those of training rows the
-    /// decoder hedges, and rare categories come back too often; adding log(target / mean)
-    /// to a category's bias, a few times over, moves every span's shares onto the training
-    /// shares while leaving how they depend on the code unchanged (the prior-shift
-    /// correction of a classifier's outputs). `samples` codes per round, `rounds` rounds.
+    /// rows (`targets`, see [`crate::transformer::calibration`]); `samples` codes per
+    /// round, `rounds` rounds.
     pub fn calibrate_categories(
         &mut self,
         spans: &[Span],
@@ -375,7 +370,7 @@ impl TvaeNetwork {
         rng: &mut ChaCha8Rng,
     ) {
         let mut work = Workspace::default();
-        let width = self.width;
+        let mut shares = CategoryShares::new(self.width);
         for _ in 0..rounds {
             work.z.resize(samples, self.latent);
             let (mean, std) = (
@@ -389,27 +384,8 @@ impl TvaeNetwork {
                 }
             }
             self.decode(&mut work);
-            let mut shares = vec![0.0f64; width];
-            for row in work.output.data.chunks_mut(width) {
-                for span in spans.iter().filter(|s| s.activation == Activation::Softmax) {
-                    let group = &mut row[span.start..span.start + span.width];
-                    layers::softmax(group);
-                    for (acc, p) in shares[span.start..span.start + span.width]
-                        .iter_mut()
-                        .zip(group.iter())
-                    {
-                        *acc += f64::from(*p);
-                    }
-                }
-            }
-            let bias = self.params.value_mut(self.output.bias);
-            for span in spans.iter().filter(|s| s.activation == Activation::Softmax) {
-                for j in span.start..span.start + span.width {
-                    let generated = (shares[j] / samples as f64).max(1e-9);
-                    let target = f64::from(targets[j]).max(1e-9);
-                    bias[j] += (target / generated).ln().clamp(-5.0, 5.0) as f32;
-                }
-            }
+            shares.add(&work.output, spans);
+            shares.apply(self.params.value_mut(self.output.bias), spans, targets);
         }
     }
 
