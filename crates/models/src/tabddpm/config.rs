@@ -80,7 +80,9 @@ pub struct TabDdpmConfig {
     /// training (the nearest to the decoded one); 0 turns this off.
     pub snap_distinct: usize,
     /// Optimizer steps; when set, `training.max_epochs` becomes the number of epochs
-    /// (`ceil(steps / batches per epoch)`) that covers them.
+    /// (`ceil(steps / batches per epoch)`) that covers them. A config that sets
+    /// `training.max_epochs` without `steps` (e.g. `mirage synth --epochs`) clears it, so
+    /// the epochs asked for are the epochs run.
     pub steps: Option<usize>,
     /// Learning-rate schedule over the run.
     pub learning_rate_schedule: LearningRateSchedule,
@@ -181,7 +183,12 @@ impl TabDdpmConfig {
                 let mut base = serde_json::to_value(Self::preset(preset))
                     .map_err(|e| invalid(e.to_string()))?;
                 merge(&mut base, value);
-                serde_json::from_value(base).map_err(|e| invalid(e.to_string()))?
+                let mut config: Self =
+                    serde_json::from_value(base).map_err(|e| invalid(e.to_string()))?;
+                if value.pointer("/training/max_epochs").is_some() && !given.contains_key("steps") {
+                    config.steps = None;
+                }
+                config
             }
             other => return Err(invalid(format!("expected an object, found {other}"))),
         };

@@ -292,6 +292,12 @@ fn config_validation_names_the_field() {
     );
     let default = TabDdpmConfig::from_json(&serde_json::Value::Null).expect("default");
     assert_eq!(default, TabDdpmConfig::default());
+    // Epochs asked for without steps are the epochs run.
+    let epochs = TabDdpmConfig::from_json(&json!({"training": {"max_epochs": 3}})).expect("epochs");
+    assert_eq!((epochs.steps, epochs.training.max_epochs), (None, 3));
+    let both = TabDdpmConfig::from_json(&json!({"steps": 50, "training": {"max_epochs": 3}}))
+        .expect("both");
+    assert_eq!(both.steps, Some(50));
     let round = serde_json::to_value(&paper).expect("json");
     assert_eq!(TabDdpmConfig::from_json(&round).expect("round trip"), paper);
     assert_eq!(

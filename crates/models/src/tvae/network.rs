@@ -189,9 +189,18 @@ impl TvaeNetwork {
         let scale = factor * inv_rows;
         let width = self.width;
         work.d_output.resize(rows, width);
-        let sigma = self.params.value(self.sigma).to_vec();
+        // Per-column constants of the Gaussian terms, once per step: 1/σ², 1/σ, log σ.
+        let sigma = self.params.value(self.sigma);
+        let inv_var: Vec<f32> = sigma.iter().map(|s| 1.0 / (s * s)).collect();
+        let inv_sigma: Vec<f32> = sigma.iter().map(|s| 1.0 / s).collect();
+        let log_sigma: f64 = spans
+            .iter()
+            .filter(|span| span.activation == Activation::Tanh)
+            .flat_map(|span| &sigma[span.start..span.start + span.width])
+            .map(|s| f64::from(s.ln()))
+            .sum();
         let mut d_sigma = vec![0.0f32; width];
-        let mut reconstruction = 0.0f64;
+        let mut reconstruction = log_sigma * rows as f64;
         for r in 0..rows {
             let xr = x.row(r);
             let out = work.output.row(r);
@@ -202,12 +211,11 @@ impl TvaeNetwork {
                     Activation::Tanh => {
                         for j in range {
                             let t = out[j].tanh();
-                            let s = sigma[j];
                             let diff = xr[j] - t;
-                            let inv_var = 1.0 / (s * s);
-                            reconstruction += f64::from(diff * diff * 0.5 * inv_var + s.ln());
-                            d[j] = -scale * diff * inv_var * (1.0 - t * t);
-                            d_sigma[j] += scale * (1.0 / s - diff * diff * inv_var / s);
+                            let squared = diff * diff * inv_var[j];
+                            reconstruction += f64::from(0.5 * squared);
+                            d[j] = -scale * diff * inv_var[j] * (1.0 - t * t);
+                            d_sigma[j] += scale * inv_sigma[j] * (1.0 - squared);
                         }
                     }
                     Activation::Softmax => {
