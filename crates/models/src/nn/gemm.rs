@@ -73,6 +73,20 @@ pub fn threads() -> usize {
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread's matrix products on this thread only: for callers that
+/// already split their work across the cores (each thread a share of the batch), where
+/// the products' own threads would only contend.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let result = f();
+    SERIAL.with(|s| s.set(before));
+    result
+}
+
 /// `out = a · b`, or `out += a · b` when `accumulate`; `out` is row-major with `a`'s rows
 /// and `b`'s columns.
 ///
@@ -100,7 +114,7 @@ pub fn matmul(out: &mut [f32], a: Operand<'_>, b: Operand<'_>, accumulate: bool)
     }
     let work = m * n * k;
     let parallelism = match threads() {
-        t if t > 1 && work >= PARALLEL_FLOPS => Parallelism::Rayon(t),
+        t if t > 1 && work >= PARALLEL_FLOPS && !SERIAL.with(|s| s.get()) => Parallelism::Rayon(t),
         _ => Parallelism::None,
     };
     let (a_cs, a_rs) = a.strides();

@@ -16,7 +16,7 @@ mod params;
 #[cfg(test)]
 mod tests;
 
-pub use gemm::{Operand, matmul, threads};
+pub use gemm::{Operand, matmul, serial, threads};
 pub use layers::{BatchNorm, BatchNormCache, Linear};
 pub use matrix::Matrix;
 pub use params::{Adam, Param, ParamId, ParamSet, WeightDecay};

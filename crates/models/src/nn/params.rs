@@ -139,6 +139,22 @@ impl ParamSet {
         self.params.iter().map(|p| p.value.len()).sum()
     }
 
+    /// Copies every value from `other`, a set with the same parameters (a replica).
+    pub fn copy_values_from(&mut self, other: &ParamSet) {
+        for (mine, theirs) in self.params.iter_mut().zip(&other.params) {
+            mine.value.copy_from_slice(&theirs.value);
+        }
+    }
+
+    /// Adds `other`'s gradients (a replica's) into these.
+    pub fn add_grads_from(&mut self, other: &ParamSet) {
+        for (mine, theirs) in self.params.iter_mut().zip(&other.params) {
+            for (g, t) in mine.grad.iter_mut().zip(&theirs.grad) {
+                *g += t;
+            }
+        }
+    }
+
     /// Sets every gradient to zero.
     pub fn zero_grads(&mut self) {
         for p in &mut self.params {

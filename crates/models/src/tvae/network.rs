@@ -150,7 +150,9 @@ impl TvaeNetwork {
     }
 
     /// One forward and backward pass over the encoded rows `x` (`rows × width`):
-    /// accumulates the gradients of the mean loss and returns it.
+    /// accumulates the gradients of the loss summed over these rows and divided by
+    /// `denominator` (the batch's row count: `x` may be a share of the batch, each share's
+    /// gradients then add up to the batch mean's), and returns that loss.
     pub fn loss_and_gradients(
         &mut self,
         x: &Matrix,
@@ -158,6 +160,7 @@ impl TvaeNetwork {
         factor: f32,
         work: &mut Workspace,
         rng: &mut ChaCha8Rng,
+        denominator: usize,
     ) -> f64 {
         let rows = x.rows;
         let latent = self.latent;
@@ -185,7 +188,7 @@ impl TvaeNetwork {
         }
         self.decode(work);
         // Reconstruction loss and its gradient with respect to x̂.
-        let inv_rows = 1.0 / rows as f32;
+        let inv_rows = 1.0 / denominator.max(1) as f32;
         let scale = factor * inv_rows;
         let width = self.width;
         work.d_output.resize(rows, width);
@@ -308,7 +311,7 @@ impl TvaeNetwork {
                 std::mem::swap(&mut work.d_hidden, &mut work.d_next);
             }
         }
-        (f64::from(factor) * reconstruction + kl) / rows as f64
+        (f64::from(factor) * reconstruction + kl) / denominator.max(1) as f64
     }
 
     /// Sets the distribution latent codes are sampled from to the moments of the

@@ -49,7 +49,14 @@ fn batch(rng: &mut ChaCha8Rng) -> Matrix {
 fn loss(network: &mut TvaeNetwork, x: &Matrix) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(77);
     network.params.zero_grads();
-    network.loss_and_gradients(x, &spans(), 2.0, &mut Workspace::default(), &mut rng)
+    network.loss_and_gradients(
+        x,
+        &spans(),
+        2.0,
+        &mut Workspace::default(),
+        &mut rng,
+        x.rows,
+    )
 }
 
 #[test]
@@ -124,4 +131,55 @@ fn bad_settings_name_their_field() {
         TvaeConfig::from_json(&serde_json::json!({"latnt_dim": 3})),
         Err(ModelError::InvalidConfig { .. })
     ));
+}
+
+#[test]
+fn two_shares_of_a_batch_add_up_to_the_whole_batch() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let x = batch(&mut rng);
+    let mut whole = TvaeNetwork::new(7, &[8], &[5], 3, &mut rng);
+    let mut replica = whole.clone();
+    whole.params.zero_grads();
+    let mut noise = ChaCha8Rng::seed_from_u64(21);
+    let full =
+        whole.loss_and_gradients(&x, &spans(), 2.0, &mut Workspace::default(), &mut noise, 6);
+    let expected: Vec<Vec<f32>> = whole.params.iter().map(|p| p.grad.clone()).collect();
+    // The same noise, drawn in the same order, split over a network and its replica.
+    let (first, second) = (
+        Matrix::from_vec(3, 7, x.data[..21].to_vec()),
+        Matrix::from_vec(3, 7, x.data[21..].to_vec()),
+    );
+    let mut noise = ChaCha8Rng::seed_from_u64(21);
+    whole.params.zero_grads();
+    replica.params.zero_grads();
+    let a = whole.loss_and_gradients(
+        &first,
+        &spans(),
+        2.0,
+        &mut Workspace::default(),
+        &mut noise,
+        6,
+    );
+    let b = replica.loss_and_gradients(
+        &second,
+        &spans(),
+        2.0,
+        &mut Workspace::default(),
+        &mut noise,
+        6,
+    );
+    whole.params.add_grads_from(&replica.params);
+    assert!(
+        (a + b - full).abs() < 1e-4 * full.abs().max(1.0),
+        "{a} + {b} vs {full}"
+    );
+    for (p, e) in whole.params.iter().zip(&expected) {
+        for (g, want) in p.grad.iter().zip(e) {
+            assert!(
+                (g - want).abs() <= 1e-4 * want.abs().max(1e-2),
+                "{}: {g} vs {want}",
+                p.name
+            );
+        }
+    }
 }
