@@ -1,0 +1,12 @@
+//! Differential privacy for Mirage.
+//!
+//! - [`rdp`]: the Rényi-DP accountant of the Poisson-subsampled Gaussian mechanism
+//!   (Mironov, Talwar & Zhang, 2019), its composition over training steps, and the
+//!   conversion to (ε, δ) of Balle et al. (2020). Enforcement of privacy budgets is done
+//!   on this accountant.
+
+pub mod error;
+pub mod rdp;
+
+pub use error::{PrivacyError, Result};
+pub use rdp::{RdpAccountant, default_orders, epsilon_from_rdp, subsampled_gaussian_rdp};
