@@ -9,4 +9,6 @@ pub mod error;
 pub mod rdp;
 
 pub use error::{PrivacyError, Result};
-pub use rdp::{RdpAccountant, default_orders, epsilon_from_rdp, subsampled_gaussian_rdp};
+pub use rdp::{
+    RdpAccountant, default_orders, epsilon_from_rdp, noise_multiplier_for, subsampled_gaussian_rdp,
+};

@@ -211,6 +211,36 @@ impl RdpAccountant {
         Ok(())
     }
 
+    /// Adds a ρ-zCDP event (Bun & Steinke, 2016): ρα at every order.
+    pub fn add_zcdp(&mut self, rho: f64) -> Result<()> {
+        if !(rho >= 0.0 && rho.is_finite()) {
+            return Err(PrivacyError::InvalidParameter {
+                field: "rho",
+                message: format!("{rho} is not a non-negative number"),
+            });
+        }
+        for (total, alpha) in self.rdp.iter_mut().zip(&self.orders) {
+            *total += rho * alpha;
+        }
+        Ok(())
+    }
+
+    /// Adds a pure ε-DP event (a Laplace count, say): ε-DP is (α, ε)-RDP at every order
+    /// and ε²/2-zCDP (Bun & Steinke, 2016, Proposition 1.4), so each order gets the smaller
+    /// of ε and αε²/2.
+    pub fn add_pure(&mut self, epsilon: f64) -> Result<()> {
+        if !(epsilon >= 0.0 && epsilon.is_finite()) {
+            return Err(PrivacyError::InvalidParameter {
+                field: "epsilon",
+                message: format!("{epsilon} is not a non-negative number"),
+            });
+        }
+        for (total, alpha) in self.rdp.iter_mut().zip(&self.orders) {
+            *total += epsilon.min(alpha * epsilon * epsilon / 2.0);
+        }
+        Ok(())
+    }
+
     /// The RDP curve so far.
     pub fn rdp(&self) -> &[f64] {
         &self.rdp
@@ -225,6 +255,42 @@ impl RdpAccountant {
     pub fn epsilon(&self, delta: f64) -> Result<(f64, f64)> {
         epsilon_from_rdp(&self.orders, &self.rdp, delta)
     }
+}
+
+/// The smallest noise multiplier σ (within 1e-6 relative) for which `steps` steps at
+/// sampling rate `q` spend at most `target_epsilon` at `delta` on the default orders.
+pub fn noise_multiplier_for(target_epsilon: f64, delta: f64, q: f64, steps: u64) -> Result<f64> {
+    if !(target_epsilon > 0.0 && target_epsilon.is_finite()) {
+        return Err(PrivacyError::InvalidParameter {
+            field: "target_epsilon",
+            message: format!("{target_epsilon} is not a positive number"),
+        });
+    }
+    let spend = |sigma: f64| -> Result<f64> {
+        let mut accountant = RdpAccountant::default();
+        accountant.add_subsampled_gaussian(q, sigma, steps)?;
+        Ok(accountant.epsilon(delta)?.0)
+    };
+    let (mut low, mut high) = (0.0f64, 1.0f64);
+    while spend(high)? > target_epsilon {
+        low = high;
+        high *= 2.0;
+        if high > 1e6 {
+            return Err(PrivacyError::InvalidParameter {
+                field: "target_epsilon",
+                message: format!("{target_epsilon} cannot be reached with any noise"),
+            });
+        }
+    }
+    while high - low > 1e-6 * high {
+        let mid = 0.5 * (low + high);
+        if spend(mid)? > target_epsilon {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    Ok(high)
 }
 
 #[cfg(test)]
@@ -302,6 +368,31 @@ mod tests {
             RdpAccountant::default().epsilon(0.0),
             Err(PrivacyError::InvalidParameter { field: "delta", .. })
         ));
+    }
+
+    #[test]
+    fn zcdp_pure_and_gaussian_events_compose() {
+        // The full-batch Gaussian mechanism is 1/(2σ²)-zCDP.
+        let mut gaussian = RdpAccountant::default();
+        gaussian
+            .add_subsampled_gaussian(1.0, 2.0, 3)
+            .expect("gaussian");
+        let mut zcdp = RdpAccountant::default();
+        zcdp.add_zcdp(3.0 / 8.0).expect("zcdp");
+        for (a, b) in gaussian.rdp().iter().zip(zcdp.rdp()) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        let mut pure = RdpAccountant::new(vec![2.0, 100.0]);
+        pure.add_pure(0.5).expect("pure");
+        assert_eq!(pure.rdp(), [0.25, 0.5]);
+        assert!(pure.add_pure(-1.0).is_err() && pure.add_zcdp(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn the_noise_solver_finds_the_published_sigma() {
+        let sigma = noise_multiplier_for(7.3291, 1e-5, 0.04, 2250).expect("solvable");
+        assert!((sigma - 1.5).abs() < 1e-3, "σ = {sigma}");
+        assert!(noise_multiplier_for(0.0, 1e-5, 0.04, 10).is_err());
     }
 
     #[test]
