@@ -4,11 +4,15 @@
 //!   (Mironov, Talwar & Zhang, 2019), its composition over training steps, and the
 //!   conversion to (ε, δ) of Balle et al. (2020). Enforcement of privacy budgets is done
 //!   on this accountant.
+//! - [`ledger`]: a dataset's budget as a pure state machine: idempotent reserve, commit
+//!   and release by request id, and a hash-chained event log with `verify`.
 
 pub mod error;
+pub mod ledger;
 pub mod rdp;
 
 pub use error::{PrivacyError, Result};
+pub use ledger::{Ledger, LedgerError, LedgerEvent, LogEntry, Spend, verify_log};
 pub use rdp::{
     RdpAccountant, default_orders, epsilon_from_rdp, noise_multiplier_for, subsampled_gaussian_rdp,
 };

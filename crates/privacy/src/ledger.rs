@@ -1,0 +1,395 @@
+//! A dataset's privacy budget as pure logic: reservations before a job runs, commits of
+//! what it actually spent, releases of what it did not, and an append-only hash-chained
+//! log of every change. The cluster replicates this state machine; here it has no I/O.
+//!
+//! Spends compose by basic composition (ε and δ add up), the conservative bound the
+//! budget is enforced with. Every operation is idempotent by request id, so a retried
+//! request (a client or a node that lost the answer) never spends twice.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// An amount of privacy: (ε, δ).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Spend {
+    /// ε.
+    pub epsilon: f64,
+    /// δ.
+    pub delta: f64,
+}
+
+impl Spend {
+    /// (ε, δ).
+    pub fn new(epsilon: f64, delta: f64) -> Self {
+        Self { epsilon, delta }
+    }
+
+    fn plus(self, other: Spend) -> Spend {
+        Spend::new(self.epsilon + other.epsilon, self.delta + other.delta)
+    }
+
+    fn fits_in(self, budget: Spend) -> bool {
+        // A relative slack of 1e-12 absorbs float rounding of sums, never a real overspend.
+        self.epsilon <= budget.epsilon * (1.0 + 1e-12) && self.delta <= budget.delta * (1.0 + 1e-12)
+    }
+
+    fn valid(self) -> bool {
+        self.epsilon >= 0.0 && self.epsilon.is_finite() && (0.0..1.0).contains(&self.delta)
+    }
+}
+
+/// Why the ledger refused an operation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LedgerError {
+    /// The reservation would take committed + reserved spend past the budget.
+    #[error(
+        "request {request}: reserving ε={requested_epsilon}, δ={requested_delta} exceeds the budget (ε={available_epsilon}, δ={available_delta} left)"
+    )]
+    BudgetExceeded {
+        /// The request.
+        request: String,
+        /// ε asked for.
+        requested_epsilon: f64,
+        /// δ asked for.
+        requested_delta: f64,
+        /// ε not yet committed or reserved.
+        available_epsilon: f64,
+        /// δ not yet committed or reserved.
+        available_delta: f64,
+    },
+    /// A commit or reservation conflicts with what the request already holds.
+    #[error("request {request}: {message}")]
+    Conflict {
+        /// The request.
+        request: String,
+        /// What conflicts.
+        message: String,
+    },
+    /// A spend that is negative, infinite or has δ outside [0, 1).
+    #[error("request {request}: invalid spend ε={epsilon}, δ={delta}")]
+    InvalidSpend {
+        /// The request.
+        request: String,
+        /// ε given.
+        epsilon: f64,
+        /// δ given.
+        delta: f64,
+    },
+}
+
+/// One change to the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LedgerEvent {
+    /// Spend held for a request before it runs.
+    Reserved {
+        /// The request.
+        request: String,
+        /// The planned spend.
+        spend: Spend,
+    },
+    /// A request's actual spend (at most its reservation), now permanent.
+    Committed {
+        /// The request.
+        request: String,
+        /// The actual spend.
+        spend: Spend,
+    },
+    /// A reservation given back unspent.
+    Released {
+        /// The request.
+        request: String,
+    },
+}
+
+/// An event in the log, chained to the one before by hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Position in the log, from 0.
+    pub sequence: u64,
+    /// The change.
+    pub event: LedgerEvent,
+    /// Hash of the previous entry (64 zeros for the first).
+    pub previous: String,
+    /// SHA-256 over the sequence, the event's JSON and `previous`.
+    pub hash: String,
+}
+
+fn entry_hash(sequence: u64, event: &LedgerEvent, previous: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(sequence.to_le_bytes());
+    hasher.update(serde_json::to_vec(event).unwrap_or_default());
+    hasher.update(previous.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The budget of one dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ledger {
+    budget: Spend,
+    reserved: BTreeMap<String, Spend>,
+    committed: BTreeMap<String, Spend>,
+    log: Vec<LogEntry>,
+}
+
+impl Ledger {
+    /// An empty ledger with this budget.
+    pub fn new(budget: Spend) -> Self {
+        Self {
+            budget,
+            reserved: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    /// The budget.
+    pub fn budget(&self) -> Spend {
+        self.budget
+    }
+
+    /// Total committed spend.
+    pub fn committed(&self) -> Spend {
+        self.committed
+            .values()
+            .fold(Spend::default(), |a, s| a.plus(*s))
+    }
+
+    /// Total held by open reservations.
+    pub fn reserved(&self) -> Spend {
+        self.reserved
+            .values()
+            .fold(Spend::default(), |a, s| a.plus(*s))
+    }
+
+    /// The log.
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
+    fn append(&mut self, event: LedgerEvent) {
+        let sequence = self.log.len() as u64;
+        let previous = self
+            .log
+            .last()
+            .map_or(GENESIS.to_string(), |e| e.hash.clone());
+        let hash = entry_hash(sequence, &event, &previous);
+        self.log.push(LogEntry {
+            sequence,
+            event,
+            previous,
+            hash,
+        });
+    }
+
+    /// Holds `spend` for `request`; fails if committed + reserved + spend would exceed the
+    /// budget. Repeating the same reservation changes nothing.
+    pub fn reserve(&mut self, request: &str, spend: Spend) -> Result<(), LedgerError> {
+        if !spend.valid() {
+            return Err(LedgerError::InvalidSpend {
+                request: request.into(),
+                epsilon: spend.epsilon,
+                delta: spend.delta,
+            });
+        }
+        if let Some(held) = self.reserved.get(request) {
+            return if *held == spend {
+                Ok(())
+            } else {
+                Err(LedgerError::Conflict {
+                    request: request.into(),
+                    message: format!("already holds a reservation of ε={}", held.epsilon),
+                })
+            };
+        }
+        if self.committed.contains_key(request) {
+            return Err(LedgerError::Conflict {
+                request: request.into(),
+                message: "already committed".into(),
+            });
+        }
+        let after = self.committed().plus(self.reserved()).plus(spend);
+        if !after.fits_in(self.budget) {
+            let used = self.committed().plus(self.reserved());
+            return Err(LedgerError::BudgetExceeded {
+                request: request.into(),
+                requested_epsilon: spend.epsilon,
+                requested_delta: spend.delta,
+                available_epsilon: (self.budget.epsilon - used.epsilon).max(0.0),
+                available_delta: (self.budget.delta - used.delta).max(0.0),
+            });
+        }
+        self.reserved.insert(request.into(), spend);
+        self.append(LedgerEvent::Reserved {
+            request: request.into(),
+            spend,
+        });
+        Ok(())
+    }
+
+    /// Makes `actual` (at most the reservation) permanent and frees the rest. Repeating
+    /// the same commit changes nothing.
+    pub fn commit(&mut self, request: &str, actual: Spend) -> Result<(), LedgerError> {
+        if let Some(done) = self.committed.get(request) {
+            return if *done == actual {
+                Ok(())
+            } else {
+                Err(LedgerError::Conflict {
+                    request: request.into(),
+                    message: format!("already committed ε={}", done.epsilon),
+                })
+            };
+        }
+        let Some(held) = self.reserved.get(request).copied() else {
+            return Err(LedgerError::Conflict {
+                request: request.into(),
+                message: "has no reservation to commit".into(),
+            });
+        };
+        if !actual.valid() || !actual.fits_in(held) {
+            return Err(LedgerError::Conflict {
+                request: request.into(),
+                message: format!(
+                    "commits ε={}, δ={} beyond its reservation ε={}, δ={}",
+                    actual.epsilon, actual.delta, held.epsilon, held.delta
+                ),
+            });
+        }
+        self.reserved.remove(request);
+        self.committed.insert(request.into(), actual);
+        self.append(LedgerEvent::Committed {
+            request: request.into(),
+            spend: actual,
+        });
+        Ok(())
+    }
+
+    /// Gives a reservation back. Releasing an unknown or committed request changes
+    /// nothing (a committed spend is never given back).
+    pub fn release(&mut self, request: &str) {
+        if self.reserved.remove(request).is_some() {
+            self.append(LedgerEvent::Released {
+                request: request.into(),
+            });
+        }
+    }
+
+    /// Checks the hash chain; the sequence number of the first altered entry otherwise.
+    pub fn verify(&self) -> Result<(), u64> {
+        verify_log(&self.log)
+    }
+}
+
+/// Checks a log's hash chain; the sequence number of the first entry that does not match.
+pub fn verify_log(log: &[LogEntry]) -> Result<(), u64> {
+    let mut previous = GENESIS.to_string();
+    for (i, entry) in log.iter().enumerate() {
+        let expected = entry_hash(i as u64, &entry.event, &previous);
+        if entry.sequence != i as u64 || entry.previous != previous || entry.hash != expected {
+            return Err(i as u64);
+        }
+        previous = entry.hash.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    #[test]
+    fn reservations_commits_and_releases_are_idempotent() {
+        let mut ledger = Ledger::new(Spend::new(1.0, 1e-5));
+        ledger.reserve("a", Spend::new(0.6, 1e-6)).expect("fits");
+        ledger
+            .reserve("a", Spend::new(0.6, 1e-6))
+            .expect("same again");
+        assert_eq!(ledger.log().len(), 1);
+        let refused = ledger.reserve("b", Spend::new(0.5, 0.0));
+        assert!(
+            matches!(refused, Err(LedgerError::BudgetExceeded { .. })),
+            "{refused:?}"
+        );
+        ledger
+            .commit("a", Spend::new(0.4, 1e-6))
+            .expect("within reservation");
+        ledger
+            .commit("a", Spend::new(0.4, 1e-6))
+            .expect("same again");
+        assert!(ledger.commit("a", Spend::new(0.5, 1e-6)).is_err());
+        ledger
+            .reserve("b", Spend::new(0.5, 0.0))
+            .expect("fits after the commit freed 0.2");
+        ledger.release("b");
+        ledger.release("b");
+        ledger.release("a");
+        assert_eq!(ledger.committed(), Spend::new(0.4, 1e-6));
+        assert_eq!(ledger.reserved(), Spend::default());
+        assert_eq!(ledger.log().len(), 4);
+        assert!(ledger.commit("nobody", Spend::new(0.1, 0.0)).is_err());
+        assert!(ledger.reserve("c", Spend::new(-1.0, 0.0)).is_err());
+        assert!(
+            ledger.reserve("a", Spend::new(0.1, 0.0)).is_err(),
+            "committed already"
+        );
+        assert_eq!(ledger.verify(), Ok(()));
+    }
+
+    #[test]
+    fn verify_finds_an_altered_event() {
+        let mut ledger = Ledger::new(Spend::new(10.0, 1e-5));
+        for i in 0..5 {
+            ledger
+                .reserve(&format!("r{i}"), Spend::new(1.0, 0.0))
+                .expect("fits");
+        }
+        let mut log = ledger.log().to_vec();
+        log[2].event = LedgerEvent::Reserved {
+            request: "r2".into(),
+            spend: Spend::new(0.1, 0.0),
+        };
+        assert_eq!(verify_log(&log), Err(2));
+        let mut log = ledger.log().to_vec();
+        log.remove(1);
+        assert_eq!(verify_log(&log), Err(1));
+    }
+
+    /// No interleaving of reserve, commit and release ever lets committed + reserved
+    /// exceed the budget (2,000 seeded random interleavings of 60 operations).
+    #[test]
+    fn no_interleaving_overspends() {
+        for seed in 0..2_000u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let budget = Spend::new(rng.random_range(0.5..5.0), 1e-5);
+            let mut ledger = Ledger::new(budget);
+            for _ in 0..60 {
+                let request = format!("q{}", rng.random_range(0..12));
+                let spend = Spend::new(rng.random_range(0.0..1.5), rng.random_range(0.0..4e-6));
+                match rng.random_range(0..3) {
+                    0 => {
+                        let _ = ledger.reserve(&request, spend);
+                    }
+                    1 => {
+                        let share = rng.random_range(0.0..1.2);
+                        let actual = Spend::new(spend.epsilon * share, spend.delta * share);
+                        let _ = ledger.commit(&request, actual);
+                    }
+                    _ => ledger.release(&request),
+                }
+                let used = ledger.committed().plus(ledger.reserved());
+                assert!(
+                    used.fits_in(budget),
+                    "seed {seed}: {used:?} over {budget:?}"
+                );
+            }
+            assert_eq!(ledger.verify(), Ok(()), "seed {seed}");
+        }
+    }
+}
