@@ -14,8 +14,18 @@ pub fn parse_config<T: DeserializeOwned + Serialize + Default>(
     model: &str,
     value: &serde_json::Value,
 ) -> Result<T> {
+    parse_config_over(model, value, T::default())
+}
+
+/// `value` laid over `base` (a model's defaults for one of its variants or presets), as
+/// [`parse_config`] does over `T::default()`.
+pub fn parse_config_over<T: DeserializeOwned + Serialize>(
+    model: &str,
+    value: &serde_json::Value,
+    base: T,
+) -> Result<T> {
     if value.is_null() {
-        return Ok(T::default());
+        return Ok(base);
     }
     let invalid = |message: String| ModelError::InvalidConfig {
         model: model.into(),
@@ -25,7 +35,7 @@ pub fn parse_config<T: DeserializeOwned + Serialize + Default>(
     if !value.is_object() {
         return Err(invalid(format!("must be a JSON object, not {value}")));
     }
-    let mut merged = serde_json::to_value(T::default()).map_err(|e| invalid(e.to_string()))?;
+    let mut merged = serde_json::to_value(base).map_err(|e| invalid(e.to_string()))?;
     merge(&mut merged, value);
     serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))
 }

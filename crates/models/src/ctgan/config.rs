@@ -88,14 +88,11 @@ impl CtganConfig {
     /// Parses and validates a JSON config for `kind`; `null` gives its defaults. For
     /// CopulaGAN, `transformer.gaussian_copula` defaults to `true`.
     pub fn from_json(kind: ModelKind, value: &serde_json::Value) -> Result<Self> {
-        let name = model_name(kind);
-        let mut config: Self = crate::model_config::parse_config(name, value)?;
-        let explicit = value
-            .pointer("/transformer/gaussian_copula")
-            .and_then(serde_json::Value::as_bool);
-        if kind == ModelKind::CopulaGan && explicit.is_none() {
-            config.transformer.gaussian_copula = true;
-        }
+        let config: Self = crate::model_config::parse_config_over(
+            model_name(kind),
+            value,
+            Self::default_for(kind),
+        )?;
         config.validate(kind)?;
         Ok(config)
     }

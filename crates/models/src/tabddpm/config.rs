@@ -162,36 +162,21 @@ impl TabDdpmConfig {
     /// Parses and validates a JSON config; `null` gives the defaults. Fields start from
     /// the `preset`'s values (the CPU one when absent); `training` merges field by field.
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
-        let invalid = |message: String| ModelError::InvalidConfig {
-            model: MODEL.into(),
-            field: "config".into(),
-            message,
-        };
-        let config: Self = match value {
-            serde_json::Value::Null => Self::default(),
-            serde_json::Value::Object(given) => {
-                let preset: Preset = match given.get("preset") {
-                    Some(p) => serde_json::from_value(p.clone()).map_err(|e| {
-                        ModelError::InvalidConfig {
-                            model: MODEL.into(),
-                            field: "preset".into(),
-                            message: e.to_string(),
-                        }
-                    })?,
-                    None => Preset::Cpu,
-                };
-                let mut base = serde_json::to_value(Self::preset(preset))
-                    .map_err(|e| invalid(e.to_string()))?;
-                merge(&mut base, value);
-                let mut config: Self =
-                    serde_json::from_value(base).map_err(|e| invalid(e.to_string()))?;
-                if value.pointer("/training/max_epochs").is_some() && !given.contains_key("steps") {
-                    config.steps = None;
-                }
-                config
+        let preset: Preset = match value.get("preset") {
+            Some(p) => {
+                serde_json::from_value(p.clone()).map_err(|e| ModelError::InvalidConfig {
+                    model: MODEL.into(),
+                    field: "preset".into(),
+                    message: e.to_string(),
+                })?
             }
-            other => return Err(invalid(format!("expected an object, found {other}"))),
+            None => Preset::Cpu,
         };
+        let mut config: Self =
+            crate::model_config::parse_config_over(MODEL, value, Self::preset(preset))?;
+        if value.pointer("/training/max_epochs").is_some() && value.get("steps").is_none() {
+            config.steps = None;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -243,22 +228,5 @@ impl TabDdpmConfig {
             training.max_epochs = steps.div_ceil(per_epoch).max(1);
         }
         training
-    }
-}
-
-/// Overlays `patch` on `base`: objects merge key by key, anything else replaces.
-fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
-    match (base, patch) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
-            for (key, value) in p {
-                match b.get_mut(key) {
-                    Some(slot) if slot.is_object() && value.is_object() => merge(slot, value),
-                    _ => {
-                        b.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        (b, p) => *b = p.clone(),
     }
 }

@@ -6,12 +6,11 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tracing::debug;
 
 use super::checkpoint::{self, CheckpointState};
+use super::trainer::run_epoch;
 use super::{EpochRecord, ProgressTracker, StopReason, TrainingConfig, TrainingOutcome};
 use crate::error::Result;
 use crate::progress::FitContext;
@@ -75,28 +74,19 @@ pub fn run_epochs(
     let mut last_loss = f64::NAN;
     while epoch < config.max_epochs {
         let current = epoch + 1;
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        rng.set_stream(current as u64);
-        let mut shuffled = order.clone();
-        shuffled.shuffle(&mut rng);
-        let (mut loss_sum, mut loss_rows) = (0.0, 0usize);
-        let mut out_of_time = false;
-        for batch in shuffled.chunks(config.batch_size) {
-            context.check_cancelled()?;
-            if tracker.over_budget() {
-                out_of_time = true;
-                break;
-            }
-            let loss = model.train_step(batch, &mut rng)?;
-            loss_sum += loss * batch.len() as f64;
-            loss_rows += batch.len();
-            tracker.add_rows(batch.len());
-        }
-        if loss_rows == 0 {
+        let pass = run_epoch(
+            &order,
+            current,
+            config,
+            &mut tracker,
+            context,
+            |batch, rng| model.train_step(batch, rng),
+        )?;
+        let out_of_time = pass.out_of_time;
+        let Some(train_loss) = pass.loss else {
             stop = StopReason::TimeBudget;
             break;
-        }
-        let train_loss = loss_sum / loss_rows as f64;
+        };
         last_loss = train_loss;
         history.push(EpochRecord {
             epoch: current,

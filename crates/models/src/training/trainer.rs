@@ -133,6 +133,49 @@ fn mean_loss(model: &dyn Trainable, rows: &[u32], batch: usize, seed: u64) -> Re
     Ok(total / rows.len().max(1) as f64)
 }
 
+/// What one epoch's pass over its batches did.
+pub(super) struct EpochPass {
+    /// Mean training loss over the rows stepped on (`None` when the budget ran out
+    /// before the first batch).
+    pub loss: Option<f64>,
+    /// The time budget cut the epoch short.
+    pub out_of_time: bool,
+}
+
+/// Runs epoch `epoch` (1-based) over `rows`: shuffles them and draws every batch's
+/// randomness from the ChaCha8 stream `epoch` of `config.seed` — so the random state at
+/// an epoch boundary is (seed, epoch) and a resumed run continues bit for bit — and calls
+/// `step` on each batch, checking cancellation and the time budget before each.
+pub(super) fn run_epoch(
+    rows: &[u32],
+    epoch: usize,
+    config: &TrainingConfig,
+    tracker: &mut ProgressTracker,
+    context: &FitContext,
+    mut step: impl FnMut(&[u32], &mut ChaCha8Rng) -> Result<f64>,
+) -> Result<EpochPass> {
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    rng.set_stream(epoch as u64);
+    let mut order = rows.to_vec();
+    order.shuffle(&mut rng);
+    let (mut loss_sum, mut loss_rows) = (0.0, 0usize);
+    let mut out_of_time = false;
+    for batch in order.chunks(config.batch_size) {
+        context.check_cancelled()?;
+        if tracker.over_budget() {
+            out_of_time = true;
+            break;
+        }
+        loss_sum += step(batch, &mut rng)? * batch.len() as f64;
+        loss_rows += batch.len();
+        tracker.add_rows(batch.len());
+    }
+    Ok(EpochPass {
+        loss: (loss_rows > 0).then(|| loss_sum / loss_rows as f64),
+        out_of_time,
+    })
+}
+
 /// Trains `model` on a table of `rows` rows. `encoder` is saved in checkpoints so a
 /// resumed run can rebuild the same model. On return the model holds the best weights.
 pub fn train(
@@ -177,29 +220,23 @@ pub fn train(
     }
     while stop == StopReason::MaxEpochs && epoch < config.max_epochs {
         let current = epoch + 1;
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        rng.set_stream(current as u64);
-        let mut order = train_rows.clone();
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut loss_rows) = (0.0, 0usize);
-        let mut out_of_time = false;
-        for batch in order.chunks(config.batch_size) {
-            context.check_cancelled()?;
-            if tracker.over_budget() {
-                out_of_time = true;
-                break;
-            }
-            let (value, gradients) = model.loss_and_gradients(batch, &mut rng)?;
-            optimizer.step(&gradients)?;
-            loss_sum += value * batch.len() as f64;
-            loss_rows += batch.len();
-            tracker.add_rows(batch.len());
-        }
-        if loss_rows == 0 {
+        let pass = run_epoch(
+            &train_rows,
+            current,
+            config,
+            &mut tracker,
+            context,
+            |batch, rng| {
+                let (value, gradients) = model.loss_and_gradients(batch, rng)?;
+                optimizer.step(&gradients)?;
+                Ok(value)
+            },
+        )?;
+        let out_of_time = pass.out_of_time;
+        let Some(train_loss) = pass.loss else {
             stop = StopReason::TimeBudget;
             break;
-        }
-        let train_loss = loss_sum / loss_rows as f64;
+        };
         let validation = if validation_rows.is_empty() {
             None
         } else {
