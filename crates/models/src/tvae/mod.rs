@@ -237,13 +237,10 @@ impl Tvae {
             };
             let outcome =
                 training::run_epochs(&mut trainer, rows, &config.training, &encoder, context)?;
-            let targets = category_targets(&encoded);
-            let all = Matrix::from_vec(encoded.rows, encoded.width, encoded.data);
-            network.fit_latent_prior(&all, &mut Workspace::default());
             if config.calibrate {
                 network.calibrate_categories(
                     transformer.spans(),
-                    &targets,
+                    &category_targets(&encoded),
                     CALIBRATION_SAMPLES,
                     CALIBRATION_ROUNDS,
                     &mut rng,

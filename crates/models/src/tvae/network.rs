@@ -33,10 +33,6 @@ pub struct TvaeNetwork {
     output: Linear,
     /// σ per encoded column.
     sigma: ParamId,
-    /// Mean of the latent codes to sample (a buffer, see [`Self::fit_latent_prior`]).
-    prior_mean: ParamId,
-    /// Standard deviation of the latent codes to sample (a buffer).
-    prior_std: ParamId,
     latent: usize,
     width: usize,
 }
@@ -96,8 +92,6 @@ impl TvaeNetwork {
         }
         let output = Linear::new(&mut params, "decoder.output", input, width, rng);
         let sigma = params.add_constant("decoder.sigma", vec![width], 0.1);
-        let prior_mean = params.add_buffer("latent.mean", vec![latent], vec![0.0; latent]);
-        let prior_std = params.add_buffer("latent.std", vec![latent], vec![1.0; latent]);
         Self {
             params,
             encoder,
@@ -105,8 +99,6 @@ impl TvaeNetwork {
             decoder,
             output,
             sigma,
-            prior_mean,
-            prior_std,
             latent,
             width,
         }
@@ -169,9 +161,7 @@ impl TvaeNetwork {
         work.noise.resize(rows, latent);
         work.std.resize(rows, latent);
         work.z.resize(rows, latent);
-        for v in &mut work.noise.data {
-            *v = StandardNormal.sample(rng);
-        }
+        fill_standard_normal(&mut work.noise.data, rng);
         let mut kl = 0.0f64;
         for r in 0..rows {
             let s = work.stats.row(r);
@@ -314,60 +304,6 @@ impl TvaeNetwork {
         (f64::from(factor) * reconstruction + kl) / denominator.max(1) as f64
     }
 
-    /// Sets the distribution latent codes are sampled from to the moments of the
-    /// aggregate posterior `q(z) = mean over the training rows of q(z | x)`, per latent
-    /// dimension: mean `E[μ]`, variance `E[σ²] + Var[μ]`.
-    ///
-    /// The VAE's prior N(0, I) and q(z) differ where the KL term lost to the
-    /// reconstruction term (TVAE weighs reconstruction twice, and its learned σⱼ make
-    /// the scalar terms large): codes drawn from the prior then fall where the decoder
-    /// saw no training row, and it returns hedged outputs — with categories drawn from the
-    /// decoder's likelihood, rare categories (e.g. a column's nulls) come back more often
-    /// than they occur, increasingly so the longer a small table trains. Drawing codes
-    /// with q(z)'s moments keeps them where the decoder was trained (the ex-post density
-    /// estimate of Ghosh et al., 2020, with one Gaussian). `rows` are the encoded training
-    /// rows.
-    pub fn fit_latent_prior(&mut self, x: &Matrix, work: &mut Workspace) {
-        let latent = self.latent;
-        let (mut sum, mut sum_sq, mut sum_var) = (
-            vec![0.0f64; latent],
-            vec![0.0f64; latent],
-            vec![0.0f64; latent],
-        );
-        let chunk = 4096;
-        let mut batch = Matrix::default();
-        for start in (0..x.rows).step_by(chunk) {
-            let rows = chunk.min(x.rows - start);
-            batch.resize(rows, x.cols);
-            batch
-                .data
-                .copy_from_slice(&x.data[start * x.cols..(start + rows) * x.cols]);
-            self.encode(&batch, work);
-            for r in 0..rows {
-                let (mu, logvar) = work.stats.row(r).split_at(latent);
-                for j in 0..latent {
-                    let m = f64::from(mu[j]);
-                    sum[j] += m;
-                    sum_sq[j] += m * m;
-                    sum_var[j] += f64::from(logvar[j]).exp();
-                }
-            }
-        }
-        let n = x.rows.max(1) as f64;
-        let mut mean = vec![0.0f32; latent];
-        let mut std = vec![1.0f32; latent];
-        for j in 0..latent {
-            let m = sum[j] / n;
-            let variance = sum_var[j] / n + (sum_sq[j] / n - m * m).max(0.0);
-            mean[j] = m as f32;
-            std[j] = variance.sqrt().max(1e-6) as f32;
-        }
-        self.params
-            .value_mut(self.prior_mean)
-            .copy_from_slice(&mean);
-        self.params.value_mut(self.prior_std).copy_from_slice(&std);
-    }
-
     /// Shifts the output layer's biases of every one-hot span so that the categories the
     /// decoder generates occur, on average over latent codes, as often as in the training
     /// rows (`targets`, see [`crate::transformer::calibration`]); `samples` codes per
@@ -384,16 +320,7 @@ impl TvaeNetwork {
         let mut shares = CategoryShares::new(self.width);
         for _ in 0..rounds {
             work.z.resize(samples, self.latent);
-            let (mean, std) = (
-                self.params.value(self.prior_mean),
-                self.params.value(self.prior_std),
-            );
-            for row in work.z.data.chunks_mut(self.latent) {
-                for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
-                    let e: f32 = StandardNormal.sample(rng);
-                    *v = m + s * e;
-                }
-            }
+            fill_standard_normal(&mut work.z.data, rng);
             self.decode(&mut work);
             shares.add(&work.output, spans);
             shares.apply(self.params.value_mut(self.output.bias), spans, targets);
@@ -421,7 +348,7 @@ impl TvaeNetwork {
         }
     }
 
-    /// Decodes `rows` latent codes (drawn as [`Self::fit_latent_prior`] set) into encoded rows ready for the transformer's
+    /// Decodes `rows` latent codes z ~ N(0, I) into encoded rows ready for the transformer's
     /// inverse, each drawn from the decoder's likelihood p(x | z): the scalars as
     /// tanh x̂ⱼ plus N(0, σⱼ) noise (clipped to [−1, 1]), each one-hot span as a category
     /// drawn from softmax(x̂). (Taking the most likely category instead would erase every
@@ -435,16 +362,7 @@ impl TvaeNetwork {
         rng: &mut impl Rng,
     ) -> Matrix {
         work.z.resize(rows, self.latent);
-        let (mean, std) = (
-            self.params.value(self.prior_mean),
-            self.params.value(self.prior_std),
-        );
-        for row in work.z.data.chunks_mut(self.latent) {
-            for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
-                let e: f32 = StandardNormal.sample(rng);
-                *v = m + s * e;
-            }
-        }
+        fill_standard_normal(&mut work.z.data, rng);
         self.decode(work);
         let sigma = self.params.value(self.sigma);
         let mut out = std::mem::take(&mut work.output);
@@ -467,6 +385,13 @@ impl TvaeNetwork {
             }
         }
         out
+    }
+}
+
+/// Fills `out` with standard normal draws.
+fn fill_standard_normal(out: &mut [f32], rng: &mut impl Rng) {
+    for v in out {
+        *v = StandardNormal.sample(rng);
     }
 }
 
