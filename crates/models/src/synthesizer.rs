@@ -70,6 +70,17 @@ pub trait Synthesizer: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Refuses a table with no rows or no columns: nothing to learn from.
+pub(crate) fn ensure_not_empty(table: &Table) -> Result<()> {
+    let (rows, columns) = (table.num_rows(), table.schema().len());
+    if rows == 0 || columns == 0 {
+        return Err(ModelError::EmptyTable {
+            message: format!("{rows} rows and {columns} columns"),
+        });
+    }
+    Ok(())
+}
+
 /// The models this build can fit.
 pub fn available_models() -> &'static [ModelKind] {
     &[

@@ -23,8 +23,8 @@ use mirage_core::schema::{ColumnKind, ColumnSchema, PhysicalType};
 use mirage_core::{Condition, ConditionOp, Schema, Table, Value};
 use mirage_models::columns::value_at;
 use mirage_models::{
-    FitContext, SampleRequest, Synthesizer, available_models, fit, load_model, sample_all,
-    save_model,
+    FitContext, ModelError, SampleRequest, Synthesizer, available_models, fit, load_model,
+    sample_all, save_model,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -226,6 +226,23 @@ fn fitted(kind: ModelKind) -> Arc<dyn Synthesizer> {
 }
 
 /// Runs `check` for every available model.
+/// `table` without its last column.
+fn without_last_column(table: &Table) -> Table {
+    let keep: Vec<usize> = (0..table.schema().len() - 1).collect();
+    let schema = Schema::new(
+        keep.iter()
+            .map(|&i| table.schema().columns[i].clone())
+            .collect(),
+    )
+    .expect("schema");
+    let batches = table
+        .batches()
+        .iter()
+        .map(|b| b.project(&keep).expect("projection"))
+        .collect();
+    Table::new(schema, batches).expect("table")
+}
+
 fn for_every_model(check: impl Fn(ModelKind, &dyn Synthesizer)) {
     let models = available_models();
     assert!(
@@ -508,6 +525,18 @@ fn checkpoint_then_resume_equals_an_uninterrupted_run() {
                     sample_all(uninterrupted.as_ref(), &request).expect("samples"),
                     "{kind}: the resumed model generates other rows than the uninterrupted one"
                 );
+                // Resuming with another table is refused, naming the setting.
+                let narrower = without_last_column(table());
+                let config = json!({"training": {
+                    "max_epochs": 4,
+                    "resume_from": dir.path().join("epoch-00002"),
+                }});
+                match fit(kind, &narrower, &config, &mut FitContext::default()) {
+                    Err(ModelError::InvalidConfig { field, .. }) => {
+                        assert_eq!(field, "training.resume_from", "{kind}")
+                    }
+                    other => panic!("{kind}: resumed on another table: {other:?}"),
+                }
             }
         }
     }

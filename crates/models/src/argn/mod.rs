@@ -246,41 +246,29 @@ impl TabularArgn {
         config.validate()?;
         let schema = table.schema().clone();
         let rows = table.num_rows();
-        if rows == 0 || schema.is_empty() {
-            return Err(ModelError::EmptyTable {
-                message: format!("{rows} rows and {} columns", schema.len()),
-            });
-        }
-        let resumed = match &config.training.resume_from {
-            Some(dir) => Some(training::checkpoint::read_state(dir)?),
-            None => None,
-        };
-        let columns: Vec<ColumnCodec> = match &resumed {
-            Some(state) => {
-                let mut columns: Vec<ColumnCodec> = serde_json::from_value(state.encoder.clone())
-                    .map_err(|e| ModelError::Corrupt {
-                    path: config.training.resume_from.clone().unwrap_or_default(),
-                    message: format!("encoder state: {e}"),
-                })?;
-                rebuild_indexes(&mut columns);
-                columns
-            }
-            None => {
-                let mut columns = Vec::with_capacity(schema.len());
-                for (index, column) in schema.columns.iter().enumerate() {
-                    context.check_cancelled()?;
-                    let array = table.column(index)?;
-                    columns.push(fit_codec(
-                        &column.kind,
-                        column.physical,
-                        &column.name,
-                        array.as_ref(),
-                        &config,
-                    )?);
+        crate::synthesizer::ensure_not_empty(table)?;
+        let columns: Vec<ColumnCodec> =
+            match training::checkpoint::resumed_encoder::<Vec<ColumnCodec>>(&config.training)? {
+                Some(mut columns) => {
+                    rebuild_indexes(&mut columns);
+                    columns
                 }
-                columns
-            }
-        };
+                None => {
+                    let mut columns = Vec::with_capacity(schema.len());
+                    for (index, column) in schema.columns.iter().enumerate() {
+                        context.check_cancelled()?;
+                        let array = table.column(index)?;
+                        columns.push(fit_codec(
+                            &column.kind,
+                            column.physical,
+                            &column.name,
+                            array.as_ref(),
+                            &config,
+                        )?);
+                    }
+                    columns
+                }
+            };
         if columns.len() != schema.len() {
             return Err(ModelError::InvalidConfig {
                 model: "tabular-argn".into(),

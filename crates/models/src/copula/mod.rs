@@ -105,11 +105,7 @@ impl GaussianCopula {
         config.validate()?;
         let schema = table.schema().clone();
         let total_rows = table.num_rows();
-        if total_rows == 0 || schema.is_empty() {
-            return Err(ModelError::EmptyTable {
-                message: format!("{total_rows} rows and {} columns", schema.len()),
-            });
-        }
+        crate::synthesizer::ensure_not_empty(table)?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let rows: Option<Vec<usize>> = config.max_fit_rows.filter(|&m| m < total_rows).map(|m| {
             let mut picked = sample_indices(&mut rng, total_rows, m).into_vec();

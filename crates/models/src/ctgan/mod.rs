@@ -157,24 +157,13 @@ impl Ctgan {
         config.validate(kind)?;
         let schema = table.schema().clone();
         let rows = table.num_rows();
-        if rows == 0 || schema.is_empty() {
-            return Err(ModelError::EmptyTable {
-                message: format!("{rows} rows and {} columns", schema.len()),
-            });
-        }
+        crate::synthesizer::ensure_not_empty(table)?;
         let name = kind.name();
-        let transformer = match &config.training.resume_from {
-            Some(dir) => {
-                let state = training::checkpoint::read_state(dir)?;
-                serde_json::from_value::<DataTransformer>(state.encoder).map_err(|e| {
-                    ModelError::Corrupt {
-                        path: dir.clone(),
-                        message: format!("transformer state: {e}"),
-                    }
-                })?
-            }
-            None => DataTransformer::fit(table, &config.transformer)?,
-        };
+        let transformer: DataTransformer =
+            match training::checkpoint::resumed_encoder(&config.training)? {
+                Some(transformer) => transformer,
+                None => DataTransformer::fit(table, &config.transformer)?,
+            };
         if transformer.schema() != &schema {
             return Err(ModelError::InvalidConfig {
                 model: name.into(),

@@ -441,35 +441,26 @@ impl TabDdpm {
         config.validate()?;
         let schema = table.schema().clone();
         let rows = table.num_rows();
-        if rows == 0 || schema.is_empty() {
-            return Err(ModelError::EmptyTable {
-                message: format!("{rows} rows and {} columns", schema.len()),
-            });
-        }
-        let columns: Vec<ColumnCodec> = match &config.training.resume_from {
-            Some(dir) => {
-                let state = training::checkpoint::read_state(dir)?;
-                serde_json::from_value(state.encoder).map_err(|e| ModelError::Corrupt {
-                    path: dir.clone(),
-                    message: format!("encoder state: {e}"),
-                })?
-            }
-            None => {
-                let mut columns = Vec::with_capacity(schema.len());
-                for (index, column) in schema.columns.iter().enumerate() {
-                    context.check_cancelled()?;
-                    let array = table.column(index)?;
-                    columns.push(fit_codec(
-                        &column.kind,
-                        column.physical,
-                        &column.name,
-                        array.as_ref(),
-                        &config,
-                    )?);
+        crate::synthesizer::ensure_not_empty(table)?;
+        let columns: Vec<ColumnCodec> =
+            match training::checkpoint::resumed_encoder::<Vec<ColumnCodec>>(&config.training)? {
+                Some(columns) => columns,
+                None => {
+                    let mut columns = Vec::with_capacity(schema.len());
+                    for (index, column) in schema.columns.iter().enumerate() {
+                        context.check_cancelled()?;
+                        let array = table.column(index)?;
+                        columns.push(fit_codec(
+                            &column.kind,
+                            column.physical,
+                            &column.name,
+                            array.as_ref(),
+                            &config,
+                        )?);
+                    }
+                    columns
                 }
-                columns
-            }
-        };
+            };
         if columns.len() != schema.len() {
             return Err(ModelError::InvalidConfig {
                 model: MODEL.into(),

@@ -113,6 +113,23 @@ pub fn read_state(dir: &Path) -> Result<CheckpointState> {
     })
 }
 
+/// The encoder state (`state.json`'s `encoder`) of the checkpoint a run resumes from, or
+/// `None` when `config` starts afresh.
+pub fn resumed_encoder<T: serde::de::DeserializeOwned>(
+    config: &TrainingConfig,
+) -> Result<Option<T>> {
+    let Some(dir) = &config.resume_from else {
+        return Ok(None);
+    };
+    let state = read_state(dir)?;
+    serde_json::from_value(state.encoder)
+        .map(Some)
+        .map_err(|e| ModelError::Corrupt {
+            path: dir.clone(),
+            message: format!("encoder state in {STATE}: {e}"),
+        })
+}
+
 /// Reads a whole checkpoint.
 pub fn read(dir: &Path) -> Result<Checkpoint> {
     let state = read_state(dir)?;

@@ -153,11 +153,7 @@ impl DataTransformer {
         options.validate()?;
         let schema = table.schema().clone();
         let rows = table.num_rows();
-        if rows == 0 || schema.is_empty() {
-            return Err(ModelError::EmptyTable {
-                message: format!("{rows} rows and {} columns", schema.len()),
-            });
-        }
+        crate::synthesizer::ensure_not_empty(table)?;
         let fitted = parallel::map(schema.len(), |index| fit_column(table, index, options));
         let mut columns = Vec::with_capacity(schema.len());
         let (mut offsets, mut spans, mut discrete) = (Vec::new(), Vec::new(), Vec::new());

@@ -179,22 +179,20 @@ impl Tvae {
     /// Fits TVAE on every column of `table`.
     pub fn fit(table: &Table, config: TvaeConfig, context: &mut FitContext) -> Result<Self> {
         config.validate()?;
+        crate::synthesizer::ensure_not_empty(table)?;
         let rows = table.num_rows();
-        if rows == 0 || table.schema().is_empty() {
-            return Err(ModelError::EmptyTable {
-                message: format!("{rows} rows and {} columns", table.schema().len()),
+        let transformer: DataTransformer =
+            match training::checkpoint::resumed_encoder(&config.training)? {
+                Some(transformer) => transformer,
+                None => DataTransformer::fit(table, &config.transformer)?,
+            };
+        if transformer.schema() != table.schema() {
+            return Err(ModelError::InvalidConfig {
+                model: config::MODEL.into(),
+                field: "training.resume_from".into(),
+                message: "the checkpoint was written for a table with other columns".into(),
             });
         }
-        let transformer = match &config.training.resume_from {
-            Some(dir) => {
-                let state = training::checkpoint::read_state(dir)?;
-                serde_json::from_value(state.encoder).map_err(|e| ModelError::Corrupt {
-                    path: dir.clone(),
-                    message: format!("transformer state: {e}"),
-                })?
-            }
-            None => DataTransformer::fit(table, &config.transformer)?,
-        };
         let mut rng = ChaCha8Rng::seed_from_u64(config.training.seed);
         let encoded = transformer.transform(table, &mut rng)?;
         context.report(ProgressEvent {
