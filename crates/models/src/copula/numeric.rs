@@ -149,7 +149,7 @@ impl NumericMarginal {
 }
 /// `x` rounded to a multiple of `q`. Sub-unit quanta (10⁻ᵈ) divide by their reciprocal so
 /// that 2.03 stays 2.03 rather than 2.0300000000000002.
-fn round_to_quantum(x: f64, q: f64) -> f64 {
+pub(crate) fn round_to_quantum(x: f64, q: f64) -> f64 {
     if q < 1.0 {
         let scale = (1.0 / q).round();
         (x * scale).round() / scale

@@ -357,6 +357,17 @@ pub fn softmax(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x *= inv);
 }
 
+/// The index of the largest value (the first on ties; 0 for an empty slice).
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
 /// `log Σ exp` of a slice.
 pub fn log_sum_exp(v: &[f32]) -> f32 {
     let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -6,6 +6,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::copula::numeric::round_to_quantum;
 use crate::copula::{KeyGenerator, TextGenerator};
 use crate::stats::normal;
 use mirage_core::Value;
@@ -121,17 +122,6 @@ impl NumericCodec {
         } else {
             self.min
         }
-    }
-}
-
-/// `x` rounded to a multiple of `q` (sub-unit quanta through their reciprocal, so 2.03
-/// stays 2.03).
-pub fn round_to_quantum(x: f64, q: f64) -> f64 {
-    if q < 1.0 {
-        let scale = (1.0 / q).round();
-        (x * scale).round() / scale
-    } else {
-        (x / q).round() * q
     }
 }
 

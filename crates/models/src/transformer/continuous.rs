@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::mixture::{BayesianGaussianMixture, MixtureSettings};
 use super::{Activation, TransformerOptions};
-use crate::copula::numeric::{datetime_quantum, decimal_quantum};
+use crate::copula::numeric::{datetime_quantum, decimal_quantum, round_to_quantum};
 use crate::copula::{Family, GaussianCopulaConfig, NumberKind, NumericMarginal};
 use crate::error::{ModelError, Result};
+use crate::nn::layers::argmax;
 use crate::stats::normal;
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -303,28 +304,6 @@ fn settings(options: &TransformerOptions) -> MixtureSettings {
         max_components: options.max_components,
         weight_concentration: options.weight_concentration,
         weight_threshold: options.weight_threshold,
-    }
-}
-
-/// The index of the largest value (the first on ties).
-pub(super) fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// `x` rounded to a multiple of `q`; sub-unit quanta (10⁻ᵈ) divide by their reciprocal so
-/// 2.03 stays 2.03.
-fn round_to_quantum(x: f64, q: f64) -> f64 {
-    if q < 1.0 {
-        let scale = (1.0 / q).round();
-        (x * scale).round() / scale
-    } else {
-        (x / q).round() * q
     }
 }
 

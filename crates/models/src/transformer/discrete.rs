@@ -10,9 +10,9 @@ use mirage_core::Value;
 use serde::{Deserialize, Serialize};
 
 use super::Activation;
-use super::continuous::argmax;
 use crate::columns::encode_categories;
 use crate::error::Result;
+use crate::nn::layers::argmax;
 
 /// How the categories are laid out in the encoded row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -215,7 +215,7 @@ impl TvaeNetwork {
                         // One exp per logit: the exps go into the gradient slots
                         // and are normalised there.
                         let logits = &out[range.clone()];
-                        let target = argmax(&xr[range.clone()]);
+                        let target = layers::argmax(&xr[range.clone()]);
                         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                         let dspan = &mut d[range];
                         let mut sum = 0.0f32;
@@ -411,14 +411,4 @@ fn draw_one_hot(p: &mut [f32], u: f32) {
     if let Some(v) = p.get_mut(chosen) {
         *v = 1.0;
     }
-}
-
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
