@@ -6,13 +6,23 @@
 //!   on this accountant.
 //! - [`ledger`]: a dataset's budget as a pure state machine: idempotent reserve, commit
 //!   and release by request id, and a hash-chained event log with `verify`.
+//! - [`tracker`]: the account of one DP run; [`mechanism`]: noisy counts, partition
+//!   selection, DP quantiles; [`dpsgd`]: Poisson sampling, clipping and noise.
 
+pub mod dpsgd;
 pub mod error;
 pub mod ledger;
+pub mod mechanism;
 pub mod rdp;
+pub mod tracker;
 
 pub use error::{PrivacyError, Result};
 pub use ledger::{Ledger, LedgerError, LedgerEvent, LogEntry, Spend, verify_log};
 pub use rdp::{
-    RdpAccountant, default_orders, epsilon_from_rdp, noise_multiplier_for, subsampled_gaussian_rdp,
+    RdpAccountant, default_orders, epsilon_from_rdp, noise_multiplier_after, noise_multiplier_for,
+    subsampled_gaussian_rdp,
+};
+pub use dpsgd::{DpSgdPlan, clip_factors, noise_and_average, poisson_sample};
+pub use tracker::{
+    ACCOUNTANT_VERSION, Mechanism, MechanismEvent, PrivacyBudget, PrivacyReport, PrivacyTracker,
 };

@@ -241,6 +241,21 @@ impl RdpAccountant {
         Ok(())
     }
 
+    /// Adds an ε-DP exponential mechanism: it is ε-bounded-range, so ε²/8-zCDP (Cesar &
+    /// Rogers, 2021), and ε-DP, so each order gets the smaller of ε and αε²/8.
+    pub fn add_exponential(&mut self, epsilon: f64) -> Result<()> {
+        if !(epsilon >= 0.0 && epsilon.is_finite()) {
+            return Err(PrivacyError::InvalidParameter {
+                field: "epsilon",
+                message: format!("{epsilon} is not a non-negative number"),
+            });
+        }
+        for (total, alpha) in self.rdp.iter_mut().zip(&self.orders) {
+            *total += epsilon.min(alpha * epsilon * epsilon / 8.0);
+        }
+        Ok(())
+    }
+
     /// The RDP curve so far.
     pub fn rdp(&self) -> &[f64] {
         &self.rdp
@@ -260,14 +275,32 @@ impl RdpAccountant {
 /// The smallest noise multiplier σ (within 1e-6 relative) for which `steps` steps at
 /// sampling rate `q` spend at most `target_epsilon` at `delta` on the default orders.
 pub fn noise_multiplier_for(target_epsilon: f64, delta: f64, q: f64, steps: u64) -> Result<f64> {
+    noise_multiplier_after(&RdpAccountant::default(), target_epsilon, delta, q, steps)
+}
+
+/// Like [`noise_multiplier_for`], on top of what `prior` has already spent (the
+/// preprocessing of a DP training run, say).
+pub fn noise_multiplier_after(
+    prior: &RdpAccountant,
+    target_epsilon: f64,
+    delta: f64,
+    q: f64,
+    steps: u64,
+) -> Result<f64> {
     if !(target_epsilon > 0.0 && target_epsilon.is_finite()) {
         return Err(PrivacyError::InvalidParameter {
             field: "target_epsilon",
             message: format!("{target_epsilon} is not a positive number"),
         });
     }
+    if prior.epsilon(delta)?.0 >= target_epsilon {
+        return Err(PrivacyError::InvalidParameter {
+            field: "target_epsilon",
+            message: format!("{target_epsilon} is already spent before training"),
+        });
+    }
     let spend = |sigma: f64| -> Result<f64> {
-        let mut accountant = RdpAccountant::default();
+        let mut accountant = prior.clone();
         accountant.add_subsampled_gaussian(q, sigma, steps)?;
         Ok(accountant.epsilon(delta)?.0)
     };
