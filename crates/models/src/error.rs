@@ -108,6 +108,15 @@ pub enum ModelError {
     /// A domain-type error.
     #[error(transparent)]
     Core(#[from] mirage_core::CoreError),
+    /// Privacy accounting refused a parameter.
+    #[error("privacy: {0}")]
+    Privacy(#[from] mirage_privacy::PrivacyError),
+    /// A DP fit would read the data without accounting for it.
+    #[error("not differentially private: {}", reasons.join("; "))]
+    NotPrivate {
+        /// Every uncharged data read.
+        reasons: Vec<String>,
+    },
 }
 
 impl ModelError {
@@ -119,7 +128,9 @@ impl ModelError {
             | ModelError::EmptyTable { .. }
             | ModelError::UnsupportedColumn { .. }
             | ModelError::InvalidCondition { .. }
-            | ModelError::HopelessConditions { .. } => ErrorCode::InvalidArgument,
+            | ModelError::HopelessConditions { .. }
+            | ModelError::Privacy(_)
+            | ModelError::NotPrivate { .. } => ErrorCode::InvalidArgument,
             ModelError::Cancelled => ErrorCode::Cancelled,
             ModelError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
             ModelError::Io { .. }

@@ -15,6 +15,7 @@
 pub mod argn;
 pub mod columns;
 pub mod copula;
+pub mod dp;
 pub mod ctgan;
 pub mod error;
 mod model_config;

@@ -57,6 +57,12 @@ pub trait Synthesizer: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// What a differentially private fit spent, with its accountant's parameters;
+    /// `None` for models trained without DP.
+    fn privacy_report(&self) -> Option<mirage_privacy::PrivacyReport> {
+        None
+    }
+
     /// The hyperparameters, as saved in the model directory.
     fn config_json(&self) -> serde_json::Value;
 

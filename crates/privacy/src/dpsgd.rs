@@ -168,7 +168,9 @@ mod tests {
         let plan = DpSgdPlan::for_target(&tracker, 30_000, 300, 3_000, 1.0).expect("plan");
         assert!((plan.sample_rate - 0.01).abs() < 1e-12);
         let mut after = tracker.clone();
-        after.charge("dp-sgd", plan.mechanism(plan.steps)).expect("charge");
+        after
+            .charge("dp-sgd", plan.mechanism(plan.steps))
+            .expect("charge");
         let (eps, _) = after.epsilon_spent().expect("eps");
         assert!(eps <= 3.0 + 1e-6 && eps > 2.99, "{eps}");
         assert!(DpSgdPlan::for_target(&tracker, 0, 300, 3_000, 1.0).is_err());

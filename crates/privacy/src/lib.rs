@@ -13,16 +13,18 @@ pub mod dpsgd;
 pub mod error;
 pub mod ledger;
 pub mod mechanism;
+pub mod public;
 pub mod rdp;
 pub mod tracker;
 
+pub use dpsgd::{DpSgdPlan, clip_factors, noise_and_average, poisson_sample};
 pub use error::{PrivacyError, Result};
 pub use ledger::{Ledger, LedgerError, LedgerEvent, LogEntry, Spend, verify_log};
+pub use public::{PublicColumn, PublicSchema};
 pub use rdp::{
     RdpAccountant, default_orders, epsilon_from_rdp, noise_multiplier_after, noise_multiplier_for,
     subsampled_gaussian_rdp,
 };
-pub use dpsgd::{DpSgdPlan, clip_factors, noise_and_average, poisson_sample};
 pub use tracker::{
     ACCOUNTANT_VERSION, Mechanism, MechanismEvent, PrivacyBudget, PrivacyReport, PrivacyTracker,
 };

@@ -54,7 +54,10 @@ pub fn partition_threshold(sigma: f64, delta: f64) -> Result<f64> {
         return Err(invalid("delta", format!("{delta} is not in (0, 1)")));
     }
     if !(sigma > 0.0 && sigma.is_finite()) {
-        return Err(invalid("sigma", format!("{sigma} is not a positive number")));
+        return Err(invalid(
+            "sigma",
+            format!("{sigma} is not a positive number"),
+        ));
     }
     // Bisection on the monotone tail for z with P[Z ≥ z] = delta.
     let (mut low, mut high) = (-40.0f64, 40.0f64);
@@ -173,6 +176,161 @@ pub fn dp_quantiles(
     Ok(out)
 }
 
+/// DP quantiles over the grid of multiples of `quantum` in `[lower, upper]` (integers,
+/// datetimes at a granularity, floats at a fine resolution). Unlike [`dp_quantiles`],
+/// point masses are found: each distinct value is a candidate whose utility is the
+/// distance from p·n to its whole rank range, and each gap between distinct values
+/// weighs as many candidates as grid points lie strictly inside it. Utilities change by
+/// at most 1 when a row is added or removed, so each quantile is ε-DP with ε = √(8ρ/k)
+/// and the call is ρ-zCDP. The result is sorted and on the grid.
+pub fn dp_quantiles_discrete(
+    values: &[f64],
+    lower: f64,
+    upper: f64,
+    quantum: f64,
+    quantiles: &[f64],
+    rho: f64,
+    rng: &mut impl Rng,
+) -> Result<Vec<f64>> {
+    if !(lower.is_finite() && upper.is_finite() && lower < upper) {
+        return Err(invalid(
+            "bounds",
+            format!("[{lower}, {upper}] is not a finite interval"),
+        ));
+    }
+    if !(quantum > 0.0 && quantum.is_finite()) {
+        return Err(invalid(
+            "quantum",
+            format!("{quantum} is not a positive number"),
+        ));
+    }
+    if !(rho > 0.0 && rho.is_finite()) {
+        return Err(invalid("rho", format!("{rho} is not a positive number")));
+    }
+    if let Some(p) = quantiles.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        return Err(invalid("quantile", format!("{p} is not in [0, 1]")));
+    }
+    if quantiles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let epsilon = (8.0 * rho / quantiles.len() as f64).sqrt();
+    let snap = |x: f64| -> f64 {
+        let k = ((x.clamp(lower, upper) - lower) / quantum).round();
+        (lower + k * quantum).min(upper)
+    };
+    let mut sorted: Vec<f64> = values
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|&v| snap(v))
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    // Distinct values with the number of values strictly below them and their count.
+    let mut distinct: Vec<(f64, f64, f64)> = Vec::new();
+    for (i, &v) in sorted.iter().enumerate() {
+        match distinct.last_mut() {
+            Some(last) if last.0 == v => last.2 += 1.0,
+            _ => distinct.push((v, i as f64, 1.0)),
+        }
+    }
+    // Candidates: (log weight base, utility-rank range, low, high) where a gap is the
+    // open interval (low, high) holding `points` grid points, a value is [v, v].
+    struct Candidate {
+        log_points: f64,
+        rank_low: f64,
+        rank_high: f64,
+        low: f64,
+        high: f64,
+    }
+    let grid_points_between = |a: f64, b: f64| -> f64 {
+        // Grid points strictly inside (a, b), both on the grid (or the bounds).
+        (((b - a) / quantum).round() - 1.0).max(0.0)
+    };
+    let mut candidates = Vec::with_capacity(2 * distinct.len() + 1);
+    let mut previous = lower;
+    let mut below = 0.0;
+    let mut first = true;
+    for &(v, rank, count) in &distinct {
+        let inside = if first && v > lower {
+            // The lower bound itself is a grid point too.
+            grid_points_between(previous, v) + 1.0
+        } else {
+            grid_points_between(previous, v)
+        };
+        if inside > 0.0 {
+            candidates.push(Candidate {
+                log_points: inside.ln(),
+                rank_low: below,
+                rank_high: below,
+                low: previous,
+                high: v,
+            });
+        }
+        candidates.push(Candidate {
+            log_points: 0.0,
+            rank_low: rank,
+            rank_high: rank + count,
+            low: v,
+            high: v,
+        });
+        below = rank + count;
+        previous = v;
+        first = false;
+    }
+    let tail = if distinct.is_empty() {
+        grid_points_between(lower, upper) + 2.0
+    } else if previous < upper {
+        grid_points_between(previous, upper) + 1.0
+    } else {
+        0.0
+    };
+    if tail > 0.0 {
+        candidates.push(Candidate {
+            log_points: tail.ln(),
+            rank_low: below,
+            rank_high: below,
+            low: previous,
+            high: upper,
+        });
+    }
+    let n = sorted.len() as f64;
+    let mut out = Vec::with_capacity(quantiles.len());
+    let mut log_weights = vec![0.0; candidates.len()];
+    for &p in quantiles {
+        let target = p * n;
+        for (w, c) in log_weights.iter_mut().zip(&candidates) {
+            let distance = if target < c.rank_low {
+                c.rank_low - target
+            } else if target > c.rank_high {
+                target - c.rank_high
+            } else {
+                0.0
+            };
+            *w = c.log_points - epsilon * distance / 2.0;
+        }
+        let Some(pick) = gumbel_argmax(&log_weights, rng) else {
+            return Err(invalid("quantile", "no candidate".to_string()));
+        };
+        let c = &candidates[pick];
+        let value = if c.low == c.high {
+            c.low
+        } else {
+            // A uniform grid point inside the gap (the bounds count where they are
+            // themselves candidates).
+            let start = if c.low == lower && distinct.first().is_none_or(|d| d.0 > lower) {
+                lower
+            } else {
+                c.low + quantum
+            };
+            let points = c.log_points.exp().round().max(1.0);
+            let k = (rng.random::<f64>() * points).floor().min(points - 1.0);
+            snap(start + k * quantum)
+        };
+        out.push(value);
+    }
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +376,32 @@ mod tests {
         assert!((-5.0..=5.0).contains(&q[0]));
         assert!(dp_quantiles(&values, 1.0, 1.0, &[0.5], 1.0, &mut rng).is_err());
         assert!(dp_quantiles(&values, 0.0, 1.0, &[1.5], 1.0, &mut rng).is_err());
+    }
+
+    #[test]
+    fn discrete_quantiles_find_point_masses() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        // 90% zeros, the rest spread over 1..=1000: the median is exactly 0.
+        let mut values = vec![0.0; 9_000];
+        values.extend((1..=1000).map(f64::from));
+        let q = dp_quantiles_discrete(
+            &values,
+            0.0,
+            100_000.0,
+            1.0,
+            &[0.01, 0.5, 0.95],
+            1.0,
+            &mut rng,
+        )
+        .expect("quantiles");
+        assert_eq!(q[0], 0.0);
+        assert_eq!(q[1], 0.0);
+        assert!((q[2] - 500.0).abs() < 30.0, "{q:?}");
+        // Integers only.
+        assert!(q.iter().all(|v| v.fract() == 0.0));
+        let q = dp_quantiles_discrete(&[], -2.0, 2.0, 0.5, &[0.5], 0.1, &mut rng).expect("empty");
+        assert!((-2.0..=2.0).contains(&q[0]) && (q[0] * 2.0).fract() == 0.0);
+        assert!(dp_quantiles_discrete(&values, 0.0, 1.0, 0.0, &[0.5], 1.0, &mut rng).is_err());
     }
 
     #[test]

@@ -175,9 +175,10 @@ impl PrivacyTracker {
                 sample_rate,
                 noise_multiplier,
                 steps,
-            } => self
-                .accountant
-                .add_subsampled_gaussian(*sample_rate, *noise_multiplier, *steps)?,
+            } => {
+                self.accountant
+                    .add_subsampled_gaussian(*sample_rate, *noise_multiplier, *steps)?
+            }
             Mechanism::Exponential { epsilon } => self.accountant.add_exponential(*epsilon)?,
             Mechanism::Zcdp { rho } => self.accountant.add_zcdp(*rho)?,
             Mechanism::Delta { delta } => {
@@ -215,14 +216,15 @@ impl PrivacyTracker {
         self.accountant.epsilon(self.rdp_delta())
     }
 
-    /// The ρ (zCDP) budget of a share of the target: the ρ whose conversion
-    /// ε = ρ + 2√(ρ log(1/δ)) is `share`·ε. Used to size preprocessing mechanisms.
+    /// A share of the target as a zCDP budget: `share`·ρ, where ρ is the zCDP that
+    /// converts to the target, ε = ρ + 2√(ρ log(1/δ)) (Bun & Steinke, 2016). zCDP
+    /// mechanisms compose by adding their ρ, so shares of ρ (not of ε) split a budget
+    /// between mechanisms. Used to size preprocessing mechanisms and MST.
     pub fn rho_for_share(&self, share: f64) -> f64 {
-        let epsilon = self.budget.epsilon * share.clamp(0.0, 1.0);
         let log = (1.0 / self.budget.delta).ln();
         // √ρ solves x² + 2√log·x − ε = 0.
-        let root = -log.sqrt() + (log + epsilon).sqrt();
-        root * root
+        let root = -log.sqrt() + (log + self.budget.epsilon).sqrt();
+        root * root * share.clamp(0.0, 1.0)
     }
 
     /// The DP-SGD noise multiplier for `steps` steps at `sample_rate` that brings the
@@ -297,9 +299,14 @@ mod tests {
     #[test]
     fn rho_share_converts_back_to_the_share() {
         let tracker = PrivacyTracker::new(budget());
-        let rho = tracker.rho_for_share(0.5);
+        let rho = tracker.rho_for_share(1.0);
         let log = (1e5f64).ln();
-        assert!((rho + 2.0 * (rho * log).sqrt() - 0.5).abs() < 1e-12);
+        assert!((rho + 2.0 * (rho * log).sqrt() - 1.0).abs() < 1e-12);
+        assert!((tracker.rho_for_share(0.25) - rho / 4.0).abs() < 1e-15);
+        // Spending it all as zCDP stays within the target by RDP too.
+        let mut full = tracker.clone();
+        full.charge("all", Mechanism::Zcdp { rho }).expect("charge");
+        assert!(full.epsilon_spent().expect("eps").0 <= 1.0);
     }
 
     #[test]
@@ -322,7 +329,11 @@ mod tests {
             .expect("charge");
         let report = tracker.report().expect("report");
         assert!(report.differentially_private);
-        assert!((report.epsilon_rdp - 1.0).abs() < 1e-3, "{}", report.epsilon_rdp);
+        assert!(
+            (report.epsilon_rdp - 1.0).abs() < 1e-3,
+            "{}",
+            report.epsilon_rdp
+        );
         // A step more would overspend.
         assert_eq!(tracker.steps_left(0.01, sigma, 100).expect("left"), 0);
     }
@@ -336,7 +347,9 @@ mod tests {
             .add_subsampled_gaussian(0.01, 1.0, steps)
             .expect("add");
         assert!(accountant.epsilon(1e-5).expect("eps").0 <= 1.0);
-        accountant.add_subsampled_gaussian(0.01, 1.0, 1).expect("add");
+        accountant
+            .add_subsampled_gaussian(0.01, 1.0, 1)
+            .expect("add");
         assert!(accountant.epsilon(1e-5).expect("eps").0 > 1.0);
     }
 

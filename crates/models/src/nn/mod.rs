@@ -13,6 +13,7 @@ mod gemm;
 pub mod layers;
 mod matrix;
 mod params;
+mod per_sample;
 #[cfg(test)]
 mod tests;
 
