@@ -2,14 +2,21 @@
 //! what it actually spent, releases of what it did not, and an append-only hash-chained
 //! log of every change. The cluster replicates this state machine; here it has no I/O.
 //!
-//! Spends compose by basic composition (ε and δ add up), the conservative bound the
-//! budget is enforced with. Every operation is idempotent by request id, so a retried
-//! request (a client or a node that lost the answer) never spends twice.
+//! Reservations are enforced by basic composition (ε and δ add up), a bound that never
+//! understates the spend. Commits also record each mechanism's parameters, and the log
+//! keeps the dataset's RDP curve after every commit (with the accountant's version), so
+//! the tighter composed ε of all committed work is reported beside it. Every operation
+//! is idempotent by request id, so a retried request (a client or a node that lost the
+//! answer) never spends twice. The ledger persists as its budget and log only
+//! ([`LedgerFile`]); loading verifies the hash chain and replays the log.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::rdp::RdpAccountant;
+use crate::tracker::{ACCOUNTANT_VERSION, MechanismEvent};
 
 /// An amount of privacy: (ε, δ).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -67,6 +74,14 @@ pub enum LedgerError {
         /// What conflicts.
         message: String,
     },
+    /// A stored log whose hash chain or replay fails.
+    #[error("ledger log entry {sequence}: {message}")]
+    Corrupt {
+        /// The first entry that does not check.
+        sequence: u64,
+        /// What is wrong.
+        message: String,
+    },
     /// A spend that is negative, infinite or has δ outside [0, 1).
     #[error("request {request}: invalid spend ε={epsilon}, δ={delta}")]
     InvalidSpend {
@@ -83,6 +98,11 @@ pub enum LedgerError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LedgerEvent {
+    /// The dataset's budget, set when the ledger is created or changed.
+    BudgetSet {
+        /// The budget.
+        budget: Spend,
+    },
     /// Spend held for a request before it runs.
     Reserved {
         /// The request.
@@ -96,6 +116,15 @@ pub enum LedgerEvent {
         request: String,
         /// The actual spend.
         spend: Spend,
+        /// The mechanisms the request ran, with their parameters.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mechanisms: Vec<MechanismEvent>,
+        /// The dataset's RDP curve after this commit (at the accountant's default orders).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rdp: Vec<f64>,
+        /// The accountant that computed `rdp`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        accountant: String,
     },
     /// A reservation given back unspent.
     Released {
@@ -127,24 +156,126 @@ fn entry_hash(sequence: u64, event: &LedgerEvent, previous: &str) -> String {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// A ledger at rest: its budget and log; the state is rebuilt by replay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerFile {
+    /// The log, first entry a `budget_set`.
+    pub log: Vec<LogEntry>,
+}
+
 /// The budget of one dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ledger {
     budget: Spend,
     reserved: BTreeMap<String, Spend>,
     committed: BTreeMap<String, Spend>,
+    accountant: RdpAccountant,
+    extra_delta: f64,
     log: Vec<LogEntry>,
 }
 
 impl Ledger {
     /// An empty ledger with this budget.
     pub fn new(budget: Spend) -> Self {
-        Self {
+        let mut ledger = Self {
             budget,
             reserved: BTreeMap::new(),
             committed: BTreeMap::new(),
+            accountant: RdpAccountant::default(),
+            extra_delta: 0.0,
             log: Vec::new(),
+        };
+        ledger.append(LedgerEvent::BudgetSet { budget });
+        ledger
+    }
+
+    /// Changes the budget; refused below what is committed and reserved.
+    pub fn set_budget(&mut self, budget: Spend) -> Result<(), LedgerError> {
+        if !budget.valid() {
+            return Err(LedgerError::InvalidSpend {
+                request: "budget".into(),
+                epsilon: budget.epsilon,
+                delta: budget.delta,
+            });
         }
+        let used = self.committed().plus(self.reserved());
+        if !used.fits_in(budget) {
+            return Err(LedgerError::Conflict {
+                request: "budget".into(),
+                message: format!(
+                    "ε={}, δ={} is below the ε={}, δ={} already committed or reserved",
+                    budget.epsilon, budget.delta, used.epsilon, used.delta
+                ),
+            });
+        }
+        if budget != self.budget {
+            self.budget = budget;
+            self.append(LedgerEvent::BudgetSet { budget });
+        }
+        Ok(())
+    }
+
+    /// The composed ε of every committed mechanism by RDP at the budget's δ (less the δ
+    /// partition selections spent), with its order; `None` before any mechanism.
+    pub fn rdp_epsilon(&self) -> Option<(f64, f64)> {
+        if self.accountant.rdp().iter().all(|&r| r == 0.0) {
+            return None;
+        }
+        let delta = self.budget.delta - self.extra_delta;
+        if delta <= 0.0 {
+            return Some((f64::INFINITY, 0.0));
+        }
+        self.accountant.epsilon(delta).ok()
+    }
+
+    /// The ledger at rest.
+    pub fn to_file(&self) -> LedgerFile {
+        LedgerFile {
+            log: self.log.clone(),
+        }
+    }
+
+    /// Rebuilds a ledger from its log: checks the hash chain, then replays every event
+    /// (a replay that would be refused, or an RDP curve that does not match, is
+    /// corruption).
+    pub fn from_file(file: &LedgerFile) -> Result<Self, LedgerError> {
+        verify_log(&file.log).map_err(|sequence| LedgerError::Corrupt {
+            sequence,
+            message: "the hash chain does not match".into(),
+        })?;
+        let corrupt = |sequence: u64, message: String| LedgerError::Corrupt { sequence, message };
+        let Some(LogEntry {
+            event: LedgerEvent::BudgetSet { budget },
+            ..
+        }) = file.log.first()
+        else {
+            return Err(corrupt(0, "the log does not start with the budget".into()));
+        };
+        let mut ledger = Ledger::new(*budget);
+        for entry in &file.log[1..] {
+            let result = match &entry.event {
+                LedgerEvent::BudgetSet { budget } => ledger.set_budget(*budget),
+                LedgerEvent::Reserved { request, spend } => ledger.reserve(request, *spend),
+                LedgerEvent::Committed {
+                    request,
+                    spend,
+                    mechanisms,
+                    ..
+                } => ledger.commit_mechanisms(request, *spend, mechanisms),
+                LedgerEvent::Released { request } => {
+                    ledger.release(request);
+                    Ok(())
+                }
+            };
+            result.map_err(|e| corrupt(entry.sequence, e.to_string()))?;
+            if ledger.log.last().map(|e| &e.hash) != Some(&entry.hash) {
+                return Err(corrupt(
+                    entry.sequence,
+                    "replaying the event gives a different entry".into(),
+                ));
+            }
+        }
+        Ok(ledger)
     }
 
     /// The budget.
@@ -234,6 +365,17 @@ impl Ledger {
     /// Makes `actual` (at most the reservation) permanent and frees the rest. Repeating
     /// the same commit changes nothing.
     pub fn commit(&mut self, request: &str, actual: Spend) -> Result<(), LedgerError> {
+        self.commit_mechanisms(request, actual, &[])
+    }
+
+    /// [`Self::commit`], recording the mechanisms the request ran: their parameters go
+    /// into the log with the dataset's RDP curve after them.
+    pub fn commit_mechanisms(
+        &mut self,
+        request: &str,
+        actual: Spend,
+        mechanisms: &[MechanismEvent],
+    ) -> Result<(), LedgerError> {
         if let Some(done) = self.committed.get(request) {
             return if *done == actual {
                 Ok(())
@@ -259,11 +401,36 @@ impl Ledger {
                 ),
             });
         }
+        let mut accountant = self.accountant.clone();
+        let mut extra_delta = self.extra_delta;
+        for m in mechanisms {
+            extra_delta +=
+                m.mechanism
+                    .add_to(&mut accountant)
+                    .map_err(|e| LedgerError::Conflict {
+                        request: request.into(),
+                        message: format!("mechanism {:?}: {e}", m.label),
+                    })?;
+        }
+        self.accountant = accountant;
+        self.extra_delta = extra_delta;
         self.reserved.remove(request);
         self.committed.insert(request.into(), actual);
+        let recorded = !mechanisms.is_empty();
         self.append(LedgerEvent::Committed {
             request: request.into(),
             spend: actual,
+            mechanisms: mechanisms.to_vec(),
+            rdp: if recorded {
+                self.accountant.rdp().to_vec()
+            } else {
+                Vec::new()
+            },
+            accountant: if recorded {
+                ACCOUNTANT_VERSION.to_string()
+            } else {
+                String::new()
+            },
         });
         Ok(())
     }
@@ -311,7 +478,7 @@ mod tests {
         ledger
             .reserve("a", Spend::new(0.6, 1e-6))
             .expect("same again");
-        assert_eq!(ledger.log().len(), 1);
+        assert_eq!(ledger.log().len(), 2);
         let refused = ledger.reserve("b", Spend::new(0.5, 0.0));
         assert!(
             matches!(refused, Err(LedgerError::BudgetExceeded { .. })),
@@ -332,7 +499,7 @@ mod tests {
         ledger.release("a");
         assert_eq!(ledger.committed(), Spend::new(0.4, 1e-6));
         assert_eq!(ledger.reserved(), Spend::default());
-        assert_eq!(ledger.log().len(), 4);
+        assert_eq!(ledger.log().len(), 5);
         assert!(ledger.commit("nobody", Spend::new(0.1, 0.0)).is_err());
         assert!(ledger.reserve("c", Spend::new(-1.0, 0.0)).is_err());
         assert!(
@@ -359,6 +526,92 @@ mod tests {
         let mut log = ledger.log().to_vec();
         log.remove(1);
         assert_eq!(verify_log(&log), Err(1));
+    }
+
+    #[test]
+    fn commits_record_mechanisms_and_the_rdp_curve() {
+        use crate::tracker::Mechanism;
+        let mut ledger = Ledger::new(Spend::new(4.0, 1e-5));
+        let dp_sgd = MechanismEvent {
+            label: "dp-sgd".into(),
+            mechanism: Mechanism::SubsampledGaussian {
+                sample_rate: 0.01,
+                noise_multiplier: 1.0,
+                steps: 1000,
+            },
+        };
+        for request in ["a", "b"] {
+            ledger
+                .reserve(request, Spend::new(2.0, 4e-6))
+                .expect("fits");
+            ledger
+                .commit_mechanisms(
+                    request,
+                    Spend::new(1.9, 4e-6),
+                    std::slice::from_ref(&dp_sgd),
+                )
+                .expect("commit");
+        }
+        let LedgerEvent::Committed {
+            rdp, accountant, ..
+        } = &ledger.log()[4].event
+        else {
+            panic!("a commit");
+        };
+        assert_eq!(accountant, ACCOUNTANT_VERSION);
+        let mut expected = RdpAccountant::default();
+        expected
+            .add_subsampled_gaussian(0.01, 1.0, 2000)
+            .expect("rdp");
+        assert_eq!(rdp.len(), expected.rdp().len());
+        for (a, b) in rdp.iter().zip(expected.rdp()) {
+            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0));
+        }
+        // Two runs composed by RDP cost less than the 3.8 basic composition charges.
+        let (composed, _) = ledger.rdp_epsilon().expect("spent");
+        assert!(composed < 3.8, "{composed}");
+        assert!((ledger.committed().epsilon - 3.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_ledger_survives_a_round_trip_and_detects_tampering() {
+        let mut ledger = Ledger::new(Spend::new(3.0, 1e-5));
+        ledger.reserve("a", Spend::new(1.0, 1e-6)).expect("fits");
+        ledger
+            .commit_mechanisms(
+                "a",
+                Spend::new(1.0, 1e-6),
+                &[MechanismEvent {
+                    label: "mst".into(),
+                    mechanism: crate::tracker::Mechanism::Zcdp { rho: 0.02 },
+                }],
+            )
+            .expect("commit");
+        ledger.reserve("b", Spend::new(0.5, 0.0)).expect("fits");
+        ledger.set_budget(Spend::new(5.0, 1e-5)).expect("raise");
+        assert!(
+            ledger.set_budget(Spend::new(1.2, 1e-5)).is_err(),
+            "below use"
+        );
+        let json = serde_json::to_string(&ledger.to_file()).expect("json");
+        let file: LedgerFile = serde_json::from_str(&json).expect("parse");
+        let back = Ledger::from_file(&file).expect("replay");
+        assert_eq!(back, ledger);
+        let mut forged = file.clone();
+        forged.log[2].event = LedgerEvent::Committed {
+            request: "a".into(),
+            spend: Spend::new(0.1, 0.0),
+            mechanisms: Vec::new(),
+            rdp: Vec::new(),
+            accountant: String::new(),
+        };
+        let err = Ledger::from_file(&forged).expect_err("tampered");
+        assert!(
+            matches!(err, LedgerError::Corrupt { sequence: 2, .. }),
+            "{err}"
+        );
+        let empty = LedgerFile { log: Vec::new() };
+        assert!(Ledger::from_file(&empty).is_err());
     }
 
     /// No interleaving of reserve, commit and release ever lets committed + reserved

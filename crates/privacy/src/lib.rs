@@ -19,7 +19,7 @@ pub mod tracker;
 
 pub use dpsgd::{DpSgdPlan, clip_factors, noise_and_average, poisson_sample};
 pub use error::{PrivacyError, Result};
-pub use ledger::{Ledger, LedgerError, LedgerEvent, LogEntry, Spend, verify_log};
+pub use ledger::{Ledger, LedgerError, LedgerEvent, LedgerFile, LogEntry, Spend, verify_log};
 pub use public::{PublicColumn, PublicSchema};
 pub use rdp::{
     RdpAccountant, default_orders, epsilon_from_rdp, noise_multiplier_after, noise_multiplier_for,

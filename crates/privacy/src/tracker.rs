@@ -78,6 +78,41 @@ pub enum Mechanism {
     },
 }
 
+impl Mechanism {
+    /// Adds the mechanism's RDP curve to `accountant`; returns the δ it spends outside
+    /// RDP (partition selection), 0 for the others.
+    pub fn add_to(&self, accountant: &mut RdpAccountant) -> Result<f64> {
+        match *self {
+            Mechanism::Gaussian { sigma, sensitivity } => {
+                if !(sigma > 0.0 && sensitivity > 0.0 && sigma.is_finite()) {
+                    return Err(PrivacyError::InvalidParameter {
+                        field: "sigma",
+                        message: format!("σ = {sigma}, Δ = {sensitivity}"),
+                    });
+                }
+                accountant.add_zcdp(crate::mechanism::gaussian_rho(sigma, sensitivity))?;
+            }
+            Mechanism::SubsampledGaussian {
+                sample_rate,
+                noise_multiplier,
+                steps,
+            } => accountant.add_subsampled_gaussian(sample_rate, noise_multiplier, steps)?,
+            Mechanism::Exponential { epsilon } => accountant.add_exponential(epsilon)?,
+            Mechanism::Zcdp { rho } => accountant.add_zcdp(rho)?,
+            Mechanism::Delta { delta } => {
+                if !(0.0..1.0).contains(&delta) {
+                    return Err(PrivacyError::InvalidParameter {
+                        field: "delta",
+                        message: format!("{delta} is not in [0, 1)"),
+                    });
+                }
+                return Ok(delta);
+            }
+        }
+        Ok(0.0)
+    }
+}
+
 /// A charged event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MechanismEvent {
@@ -160,40 +195,18 @@ impl PrivacyTracker {
 
     /// Charges one mechanism.
     pub fn charge(&mut self, label: impl Into<String>, mechanism: Mechanism) -> Result<()> {
-        match &mechanism {
-            Mechanism::Gaussian { sigma, sensitivity } => {
-                if !(*sigma > 0.0 && *sensitivity > 0.0) {
-                    return Err(PrivacyError::InvalidParameter {
-                        field: "sigma",
-                        message: format!("σ = {sigma}, Δ = {sensitivity}"),
-                    });
-                }
-                self.accountant
-                    .add_zcdp(crate::mechanism::gaussian_rho(*sigma, *sensitivity))?;
-            }
-            Mechanism::SubsampledGaussian {
-                sample_rate,
-                noise_multiplier,
-                steps,
-            } => {
-                self.accountant
-                    .add_subsampled_gaussian(*sample_rate, *noise_multiplier, *steps)?
-            }
-            Mechanism::Exponential { epsilon } => self.accountant.add_exponential(*epsilon)?,
-            Mechanism::Zcdp { rho } => self.accountant.add_zcdp(*rho)?,
-            Mechanism::Delta { delta } => {
-                if !(*delta >= 0.0 && self.extra_delta + delta < self.budget.delta) {
-                    return Err(PrivacyError::InvalidParameter {
-                        field: "delta",
-                        message: format!(
-                            "an extra δ of {delta} leaves nothing of the target δ {}",
-                            self.budget.delta
-                        ),
-                    });
-                }
-                self.extra_delta += delta;
-            }
+        if let Mechanism::Delta { delta } = mechanism
+            && self.extra_delta + delta >= self.budget.delta
+        {
+            return Err(PrivacyError::InvalidParameter {
+                field: "delta",
+                message: format!(
+                    "an extra δ of {delta} leaves nothing of the target δ {}",
+                    self.budget.delta
+                ),
+            });
         }
+        self.extra_delta += mechanism.add_to(&mut self.accountant)?;
         self.events.push(MechanismEvent {
             label: label.into(),
             mechanism,
