@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mirage_core::{Condition, PiiPolicy};
 use tracing_subscriber::EnvFilter;
 
+use crate::privacy_cmd::PrivacyCommand;
 use crate::profile_cmd::ProfileCommand;
 use crate::stages::{SilentReporter, StageReporter};
 use crate::synth::{Input, SynthOptions};
@@ -137,6 +138,11 @@ enum Command {
     },
     /// List the models this build can fit.
     Models,
+    /// DP-SGD calculator: the ε a training run spends, or the noise a target ε needs.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// Check a node configuration file (and MIRAGE_* variables) and print the result.
     Config {
         /// The TOML file; the defaults when omitted.
@@ -308,6 +314,9 @@ pub fn run() -> anyhow::Result<()> {
             for kind in mirage_models::available_models() {
                 println!("{kind}");
             }
+        }
+        Command::Privacy { command } => {
+            println!("{}", crate::privacy_cmd::run(&command)?);
         }
     }
     Ok(())

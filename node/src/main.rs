@@ -4,6 +4,7 @@
 //! - `synth.rs`: the one-shot pipeline ingest → profile → fit → sample → score → write.
 //! - `choose.rs`: the automatic model choice by table shape and time budget.
 //! - `profile_cmd.rs`: `mirage profile`; `evaluate_cmd.rs`: `mirage evaluate`.
+//! - `privacy_cmd.rs`: `mirage privacy epsilon|noise`, the DP-SGD calculator.
 //! - `stages.rs`: progress bars on a terminal, plain lines elsewhere.
 //! - `render.rs`: tables and summaries for people.
 //! - `demo.rs`: the bundled Adult census dataset.
@@ -15,6 +16,7 @@ mod config;
 mod demo;
 mod evaluate_cmd;
 mod gate_file;
+mod privacy_cmd;
 mod profile_cmd;
 mod render;
 mod stages;

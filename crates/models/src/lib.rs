@@ -15,10 +15,11 @@
 pub mod argn;
 pub mod columns;
 pub mod copula;
-pub mod dp;
 pub mod ctgan;
+pub mod dp;
 pub mod error;
 mod model_config;
+pub mod mst;
 pub mod nn;
 pub mod progress;
 pub mod sampling;

@@ -9,6 +9,7 @@ use crate::argn::{ArgnConfig, TabularArgn};
 use crate::copula::GaussianCopula;
 use crate::ctgan::Ctgan;
 use crate::error::{ModelError, Result};
+use crate::mst::{Mst, MstConfig};
 use crate::progress::FitContext;
 use crate::tabddpm::TabDdpm;
 use crate::tvae::{Tvae, TvaeConfig};
@@ -96,6 +97,7 @@ pub fn available_models() -> &'static [ModelKind] {
         ModelKind::Ctgan,
         ModelKind::CopulaGan,
         ModelKind::TabDdpm,
+        ModelKind::Mst,
     ]
 }
 
@@ -151,6 +153,11 @@ pub fn fit(
             Ok(Box::new(Ctgan::fit(kind, table, config, context)?))
         }
         ModelKind::TabDdpm => Ok(Box::new(TabDdpm::fit(table, config, context)?)),
+        ModelKind::Mst => Ok(Box::new(Mst::fit(
+            table,
+            MstConfig::from_json(config)?,
+            context,
+        )?)),
         other => Err(unknown(other)),
     }
 }
@@ -189,6 +196,7 @@ pub fn restore_with_weights(
         ModelKind::TabDdpm => Ok(Box::new(TabDdpm::restore(
             schema, config, parameters, weights,
         )?)),
+        ModelKind::Mst => Ok(Box::new(Mst::restore(schema, config, parameters)?)),
         other => Err(unknown(other)),
     }
 }

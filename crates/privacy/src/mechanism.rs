@@ -214,6 +214,14 @@ pub fn dp_quantiles_discrete(
         return Ok(Vec::new());
     }
     let epsilon = (8.0 * rho / quantiles.len() as f64).sqrt();
+    // The grid is the multiples of the quantum (whole days stay whole days).
+    let (lower, upper) = {
+        let (a, b) = (
+            (lower / quantum).ceil() * quantum,
+            (upper / quantum).floor() * quantum,
+        );
+        if a < b { (a, b) } else { (lower, upper) }
+    };
     let snap = |x: f64| -> f64 {
         let k = ((x.clamp(lower, upper) - lower) / quantum).round();
         (lower + k * quantum).min(upper)

@@ -6,6 +6,7 @@
 //! ```toml
 //! [columns.age]
 //! bounds = [17, 90]
+//! quantum = 1
 //! [columns.workclass]
 //! categories = ["Private", "Self-emp-not-inc", "Local-gov"]
 //! nullable = true
@@ -28,6 +29,10 @@ pub struct PublicColumn {
     /// `[lower, upper]` of a numeric column (datetimes in epoch milliseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<[f64; 2]>,
+    /// Values are multiples of this (0.01 for cents, 86400000 for datetimes on whole
+    /// days): generated values are rounded to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantum: Option<f64>,
     /// Whether nulls may occur.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nullable: Option<bool>,
@@ -77,6 +82,14 @@ impl PublicSchema {
                         message: format!("column {name:?}: {repeat:?} is listed twice"),
                     });
                 }
+            }
+            if let Some(q) = column.quantum
+                && !(q > 0.0 && q.is_finite())
+            {
+                return Err(PrivacyError::InvalidParameter {
+                    field: "quantum",
+                    message: format!("column {name:?}: {q} is not a positive number"),
+                });
             }
             if column.max_length == Some(0) {
                 return Err(PrivacyError::InvalidParameter {
@@ -145,6 +158,7 @@ mod tests {
             r#"{"columns": {"sex": {"categories": ["a", "a"]}}}"#,
             r#"{"columns": {"sex": {"colour": 1}}}"#,
             r#"{"columns": {"seq": {"max_length": 0}}}"#,
+            r#"{"columns": {"x": {"quantum": 0}}}"#,
             "not json",
         ];
         for case in cases {

@@ -8,8 +8,7 @@
 //!   partition selection (a category is kept when its noisy count reaches
 //!   max(`rare_min_count`, τ) with τ from a δ of its own), which also merges rare
 //!   categories into "other"; declared sets are used as given.
-//! - numeric: a range (declared bounds, or the extreme log-scale bins whose noisy counts
-//!   clear 3σ), DP quantiles from P1 to P99 on the column's grid (values outside are
+//! - numeric: a range (declared bounds, or [`mirage_privacy::dp_range`]), DP quantiles from P1 to P99 on the column's grid (values outside are
 //!   capped), and noisy non-null and null counts.
 
 use arrow::array::{Array, BooleanArray, Int64Array, StringArray};
@@ -18,7 +17,7 @@ use mirage_core::{Table, Value};
 use mirage_privacy::mechanism::{
     dp_quantiles_discrete, gaussian_sigma, noisy_counts, partition_threshold,
 };
-use mirage_privacy::{Mechanism, PrivacyTracker};
+use mirage_privacy::{Mechanism, PrivacyTracker, dp_range};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -116,46 +115,6 @@ fn is_numeric(kind: &ColumnKind) -> bool {
     )
 }
 
-/// The signed log₂ bin of x: 0 for |x| < 1, ±(⌊log₂|x|⌋ + 1) otherwise, within ±64.
-fn log_bin(x: f64) -> i32 {
-    if x.abs() < 1.0 {
-        return 0;
-    }
-    let b = (x.abs().log2().floor() as i32 + 1).min(64);
-    if x < 0.0 { -b } else { b }
-}
-
-/// The `[low, high)` edges of a log bin.
-fn log_bin_edges(bin: i32) -> (f64, f64) {
-    match bin {
-        0 => (-1.0, 1.0),
-        b if b > 0 => (2f64.powi(b - 1), 2f64.powi(b)),
-        b => (-(2f64.powi(-b)), -(2f64.powi(-b - 1))),
-    }
-}
-
-/// A DP range for values with no declared bounds: a noisy histogram over the fixed
-/// signed log₂ bins (a row is in one bin, so sensitivity 1), from the lowest to the
-/// highest bin whose noisy count clears 3σ. `None` when no bin does.
-fn dp_range(values: &[f64], sigma: f64, rng: &mut ChaCha8Rng) -> Result<Option<(f64, f64)>> {
-    let mut counts = vec![0.0f64; 129];
-    for &v in values {
-        counts[(log_bin(v) + 64) as usize] += 1.0;
-    }
-    let noisy = noisy_counts(&counts, sigma, rng)?;
-    let threshold = 3.0 * sigma;
-    let first = noisy.iter().position(|&c| c >= threshold);
-    let last = noisy.iter().rposition(|&c| c >= threshold);
-    Ok(match (first, last) {
-        (Some(a), Some(b)) => {
-            let low = log_bin_edges(a as i32 - 64).0;
-            let high = log_bin_edges(b as i32 - 64).1;
-            Some((low, high))
-        }
-        _ => None,
-    })
-}
-
 /// A declared category written in the source's spelling, as a value of the column's
 /// storage type.
 fn declared_value(column: &str, array: &dyn Array, text: &str) -> Result<Value> {
@@ -187,7 +146,8 @@ fn declared_value(column: &str, array: &dyn Array, text: &str) -> Result<Value> 
 
 impl DpStatistics {
     /// Measures the columns at `columns` (indices into the table's schema) with DP,
-    /// charging `tracker`. Text and identifier columns cannot be learned with DP: they
+    /// charging `tracker`. Identifier columns are skipped (DP models generate fresh
+    /// keys, see [`super::generate_keys`]); text columns cannot be learned with DP: they
     /// are marked not-DP on the tracker and skipped.
     pub fn measure(
         table: &Table,
@@ -207,6 +167,8 @@ impl DpStatistics {
             };
             if is_discrete(&column.kind) || is_numeric(&column.kind) {
                 measured.push(index);
+            } else if column.kind == ColumnKind::Identifier {
+                // Not measured: DP models generate fresh keys without reading these.
             } else {
                 tracker.mark_not_dp(format!(
                     "column {:?}: {} columns are learned from the raw values, which DP \
@@ -248,11 +210,12 @@ impl DpStatistics {
                     rng,
                 )?
             } else {
-                let quantum = match column.kind {
+                let declared = settings.public.column(&column.name).and_then(|p| p.quantum);
+                let quantum = declared.or(match column.kind {
                     ColumnKind::Integer => Some(1.0),
                     ColumnKind::Datetime { .. } => Some(1000.0),
                     _ => None,
-                };
+                });
                 measure_numeric(
                     &column.name,
                     array.as_ref(),
@@ -407,16 +370,12 @@ fn measure_numeric(
     let (low, high) = match declared {
         Some([low, high]) => (low, high),
         None => {
-            let sigma = gaussian_sigma(range_rho, 1.0)?;
-            let range = dp_range(&values, sigma, rng)?;
+            let range = dp_range(&values, range_rho, rng)?;
             tracker.charge(
                 format!("range of {name}"),
-                Mechanism::Gaussian {
-                    sigma,
-                    sensitivity: 1.0,
-                },
+                Mechanism::Zcdp { rho: range_rho },
             )?;
-            range.unwrap_or((0.0, 1.0))
+            range
         }
     };
     let grid = quantum.unwrap_or((high - low) * 1e-6);
