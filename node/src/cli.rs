@@ -21,6 +21,29 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+enum BudgetCommand {
+    /// Print the budget, what was spent and reserved, and the hash-chained log.
+    Show {
+        /// The dataset.
+        dataset: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set (create or change) the budget; refused below what is already spent.
+    Set {
+        /// The dataset.
+        dataset: String,
+        /// ε of the budget.
+        #[arg(long)]
+        epsilon: f64,
+        /// δ of the budget.
+        #[arg(long)]
+        delta: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Show a table's schema, statistics and personal-data findings.
     Profile {
@@ -106,6 +129,27 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Train with differential privacy at this ε (models: mst — the default at
+        /// ε ≤ 1 —, tabular-argn, tvae, ctgan). The spend is reserved from the dataset's
+        /// budget before training and committed after.
+        #[arg(long)]
+        epsilon: Option<f64>,
+        /// δ of the DP guarantee (needs --epsilon) [default: 1e-5].
+        #[arg(long, requires = "epsilon")]
+        delta: Option<f64>,
+        /// Facts declared public (category sets, bounds, quantums; TOML or JSON): used
+        /// without spending budget (needs --epsilon).
+        #[arg(long, requires = "epsilon")]
+        public: Option<PathBuf>,
+        /// The dataset whose privacy budget pays (default: the file's name without
+        /// extensions; `adult` for the demo).
+        #[arg(long, requires = "epsilon")]
+        dataset: Option<String>,
+    },
+    /// Show or set a dataset's privacy budget, its spend and its event log.
+    Budget {
+        #[command(subcommand)]
+        command: BudgetCommand,
     },
     /// Assess a synthetic table against the real rows it was trained on: fidelity,
     /// utility, privacy risk, the gate and recommendations.
@@ -230,7 +274,17 @@ pub fn run() -> anyhow::Result<()> {
             batch_size,
             quiet,
             json,
+            epsilon,
+            delta,
+            public,
+            dataset,
         } => {
+            let privacy = epsilon.map(|epsilon| crate::dp_run::PrivacyRequest {
+                epsilon,
+                delta: delta.unwrap_or(1e-5),
+                public,
+                dataset,
+            });
             let model_config = match config {
                 Some(text) => serde_json::from_str(&text)
                     .with_context(|| format!("--config {text:?} is not valid JSON"))?,
@@ -269,6 +323,7 @@ pub fn run() -> anyhow::Result<()> {
                 pii: pii.map(PiiPolicy::from),
                 save_model,
                 batch_size,
+                privacy,
             };
             let mut reporter: Box<dyn StageReporter> = if quiet || json {
                 Box::new(SilentReporter)
@@ -313,6 +368,46 @@ pub fn run() -> anyhow::Result<()> {
         Command::Models => {
             for kind in mirage_models::available_models() {
                 println!("{kind}");
+            }
+        }
+        Command::Budget { command } => {
+            let store = crate::budget::BudgetStore::from_environment()?;
+            match command {
+                BudgetCommand::Show { dataset, json } => {
+                    let Some(ledger) = store.load(&dataset)? else {
+                        anyhow::bail!(
+                            "dataset {dataset:?} has no privacy budget in {} (set one with `mirage budget set`)",
+                            store.dir().display()
+                        );
+                    };
+                    let view = crate::budget::BudgetView::of(&dataset, &ledger);
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&view)?);
+                    } else {
+                        print!("{}", view.render());
+                    }
+                }
+                BudgetCommand::Set {
+                    dataset,
+                    epsilon,
+                    delta,
+                } => {
+                    let budget = mirage_privacy::Spend::new(epsilon, delta);
+                    mirage_privacy::PrivacyBudget::new(epsilon, delta)
+                        .context("--epsilon/--delta")?;
+                    let ledger = match store.load(&dataset)? {
+                        Some(mut ledger) => {
+                            ledger.set_budget(budget)?;
+                            ledger
+                        }
+                        None => mirage_privacy::Ledger::new(budget),
+                    };
+                    store.save(&dataset, &ledger)?;
+                    print!(
+                        "{}",
+                        crate::budget::BudgetView::of(&dataset, &ledger).render()
+                    );
+                }
             }
         }
         Command::Privacy { command } => {

@@ -4,16 +4,20 @@
 //! - `synth.rs`: the one-shot pipeline ingest → profile → fit → sample → score → write.
 //! - `choose.rs`: the automatic model choice by table shape and time budget.
 //! - `profile_cmd.rs`: `mirage profile`; `evaluate_cmd.rs`: `mirage evaluate`.
+//! - `dp_run.rs`: `mirage synth --epsilon`: DP model choice, reserve → fit → commit.
+//! - `budget.rs`: per-dataset privacy ledgers on disk (`mirage budget`).
 //! - `privacy_cmd.rs`: `mirage privacy epsilon|noise`, the DP-SGD calculator.
 //! - `stages.rs`: progress bars on a terminal, plain lines elsewhere.
 //! - `render.rs`: tables and summaries for people.
 //! - `demo.rs`: the bundled Adult census dataset.
 //! - `config.rs`: node configuration loading (`mirage config check`).
 
+mod budget;
 mod choose;
 mod cli;
 mod config;
 mod demo;
+mod dp_run;
 mod evaluate_cmd;
 mod gate_file;
 mod privacy_cmd;

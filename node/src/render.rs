@@ -206,6 +206,39 @@ pub fn summary(summary: &SynthSummary) -> String {
         "  model:    {} ({})",
         summary.model, summary.model_reason
     );
+    if let Some(privacy) = &summary.privacy {
+        let report = &privacy.report;
+        let _ = writeln!(
+            out,
+            "  privacy:  ε = {:.4} by RDP (order {}){} at δ = {:e}; target ε = {}; tightest ε = {:.4}",
+            report.epsilon_rdp,
+            report.rdp_order,
+            report
+                .epsilon_prv
+                .map_or(String::new(), |e| format!(", {e:.4} by PRV")),
+            report.target.delta,
+            report.target.epsilon,
+            report.epsilon_tightest
+        );
+        let _ = writeln!(
+            out,
+            "  budget:   dataset {} has spent ε = {:.4} of {} (δ {:e} of {:e}){}",
+            privacy.dataset,
+            privacy.committed.epsilon,
+            privacy.budget.epsilon,
+            privacy.committed.delta,
+            privacy.budget.delta,
+            if privacy.budget_created {
+                " — budget created at the default; change it with `mirage budget set`"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "            the quality report below reads the real rows: it is for the data owner, outside the DP guarantee"
+        );
+    }
     let stages: Vec<String> = summary
         .stages
         .iter()

@@ -81,6 +81,8 @@ pub struct SynthOptions {
     pub save_model: Option<PathBuf>,
     /// Rows per generated batch.
     pub batch_size: usize,
+    /// Train with differential privacy against the dataset's budget.
+    pub privacy: Option<crate::dp_run::PrivacyRequest>,
 }
 
 /// A column flagged as personal data and what was done with it.
@@ -132,6 +134,9 @@ pub struct SynthSummary {
     pub assessment: Assessment,
     /// The source's profile.
     pub profile: DatasetProfile,
+    /// What a DP run spent (`None` without `--epsilon`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::dp_run::PrivacySummary>,
 }
 
 impl SynthSummary {
@@ -250,12 +255,15 @@ pub fn run(
 
     let budget = options.time_budget.unwrap_or(DEFAULT_TIME_BUDGET);
     let shape = TableShape::of(training.schema(), &profile, training.num_rows() as u64);
-    let (model_kind, model_reason) = match options.model {
-        Some(kind) => (kind, "named with --model".to_string()),
-        None => choose_model(shape, budget, mirage_models::available_models()),
+    let (model_kind, model_reason) = match (&options.privacy, options.model) {
+        (Some(request), named) => crate::dp_run::choose(named, request.epsilon)?,
+        (None, Some(kind)) => (kind, "named with --model".to_string()),
+        (None, None) => choose_model(shape, budget, mirage_models::available_models()),
     };
-    // A budget goes to the model when it was chosen by budget or the user gave one.
-    let model_config = if options.model.is_none() || options.time_budget.is_some() {
+    // A budget goes to the model when it was chosen by budget or the user gave one (a DP
+    // run trains its planned steps unless the user asks for a time budget).
+    let by_budget = options.model.is_none() && options.privacy.is_none();
+    let mut model_config = if by_budget || options.time_budget.is_some() {
         with_time_budget(
             model_kind,
             options.model_config.clone(),
@@ -264,9 +272,21 @@ pub fn run(
     } else {
         options.model_config.clone()
     };
+    let reservation = match &options.privacy {
+        Some(request) => {
+            let section = request.model_section()?;
+            if !model_config.is_object() {
+                model_config = serde_json::json!({});
+            }
+            model_config["privacy"] = section;
+            let store = crate::budget::BudgetStore::from_environment()?;
+            Some(request.reserve(store, &path)?)
+        }
+        None => None,
+    };
 
     let cancel = CancellationToken::new();
-    let model: Box<dyn Synthesizer> = timed(
+    let model: anyhow::Result<Box<dyn Synthesizer>> = timed(
         reporter,
         &mut stages,
         "fit",
@@ -298,7 +318,28 @@ pub fn run(
                 format!("{model_kind} on {} columns", training.schema().len()),
             ))
         },
-    )?;
+    );
+    let (model, privacy) = match (model, reservation) {
+        (Ok(model), None) => (model, None),
+        (Ok(model), Some(held)) => match model.privacy_report() {
+            Some(report) if report.differentially_private => {
+                let summary = held.commit(&report)?;
+                (model, Some(summary))
+            }
+            _ => {
+                held.release()?;
+                bail!(
+                    "{model_kind} did not produce a differentially private model; nothing was spent"
+                );
+            }
+        },
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(held)) => {
+            held.release()
+                .context("releasing the privacy reservation after the fit failed")?;
+            return Err(e);
+        }
+    };
     if let Some(dir) = &options.save_model {
         mirage_models::save_model(model.as_ref(), dir)
             .with_context(|| format!("cannot save the model to {}", dir.display()))?;
@@ -416,6 +457,7 @@ pub fn run(
         reports: (report_json, report_html),
         assessment,
         profile,
+        privacy,
     })
 }
 

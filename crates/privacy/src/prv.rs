@@ -1,4 +1,5 @@
-//! A privacy-loss-distribution (PRV) accountant for the Poisson-subsampled Gaussian.
+//! A privacy-loss-distribution (PRV) accountant for the Poisson-subsampled Gaussian and
+//! pure ε-DP mechanisms.
 //!
 //! The privacy loss of one step is a random variable `Y = log(P(X)/Q(X))`, `X ∼ P`, and
 //! the loss of a composition is the sum of the steps' losses; `δ(ε) = E[(1 − e^{ε−S})₊]`
@@ -19,9 +20,20 @@
 //! moment bound `P(|S| ≥ u) ≤ min_α exp((α − 1)(R(α) − u))` (for the sampled Gaussian,
 //! the RDP of (μ0, M) is at most that of (M, μ0): Mironov, Talwar & Zhang 2019).
 //!
-//! The reported bounds are `upper = ε̃(δ − e_up) + t` and `lower = ε̃(δ + e_low) − t`, with
-//! ε̃ the discretised curve and `e_up`, `e_low` the sums of η, the wrapped mass and the
-//! rounded-up tail mass. Floating-point rounding of the FFT (about 1e-12 in δ) is not
+//! A pure ε-DP mechanism is dominated by randomized response (Kairouz, Oh & Viswanath
+//! 2015; Zhu, Dong & Wang 2022): its loss is +ε with probability e^ε/(1 + e^ε) and −ε
+//! with probability 1/(1 + e^ε), in either direction. Both points are rounded *up* to the
+//! grid (a point above the grid's top counts at +∞), which can only raise δ(ε) for every
+//! ε; the rounding, at most `u < h` a mechanism, is deterministic, so it widens only the
+//! lower bound, by `Σ u`. The mesh is chosen so that `t + (number of pure mechanisms)·h`
+//! meets the error aimed at; where all pure mechanisms share one ε, it is coarsened a
+//! little to make ε a multiple of h, and `u` is nil (but for floating-point noise, ≤ 1e-9·h
+//! a mechanism, which is added to the upper bound). Their RDP, for the tail and wrap
+//! bounds, is `min(ε, αε²/2)` (Bun & Steinke 2016), the same in both directions.
+//!
+//! The reported bounds are `upper = ε̃(δ − e_up) + t` and `lower = ε̃(δ + e_low) − t − Σ u`,
+//! with ε̃ the discretised curve and `e_up`, `e_low` the sums of η, the wrapped mass and
+//! the rounded-up tail mass. Floating-point rounding of the FFT (about 1e-12 in δ) is not
 //! included.
 
 use serde::Serialize;
@@ -53,16 +65,39 @@ pub struct PrvEpsilon {
     pub upper: f64,
 }
 
-/// Steps of one kind.
+/// Mechanisms of one kind.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Event {
-    q: f64,
-    sigma: f64,
-    steps: u64,
+enum Event {
+    /// Poisson-subsampled Gaussian steps.
+    Gaussian { q: f64, sigma: f64, steps: u64 },
+    /// Pure ε-DP mechanisms.
+    Pure { epsilon: f64, count: u64 },
 }
 
-/// A composition of Poisson-subsampled Gaussian steps, converted to (ε, δ) by numerical
-/// composition of the privacy loss distributions.
+impl Event {
+    /// How many mechanisms of this kind.
+    fn count(&self) -> u64 {
+        match *self {
+            Event::Gaussian { steps, .. } => steps,
+            Event::Pure { count, .. } => count,
+        }
+    }
+}
+
+/// The RDP of one pure ε-DP mechanism at order α: `min(ε, αε²/2)` (Bun & Steinke 2016,
+/// Proposition 1.4), as [`crate::rdp::RdpAccountant::add_pure`] counts it.
+fn pure_rdp(epsilon: f64, alpha: f64) -> f64 {
+    epsilon.min(alpha * epsilon * epsilon / 2.0)
+}
+
+/// `e^ε/(1 + e^ε)` and `1/(1 + e^ε)`: the probabilities of the losses +ε and −ε of
+/// randomized response.
+fn randomized_response(epsilon: f64) -> (f64, f64) {
+    (1.0 / (1.0 + (-epsilon).exp()), 1.0 / (1.0 + epsilon.exp()))
+}
+
+/// A composition of Poisson-subsampled Gaussian steps and pure ε-DP mechanisms, converted
+/// to (ε, δ) by numerical composition of the privacy loss distributions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrvAccountant {
     eps_error: f64,
@@ -116,15 +151,62 @@ impl PrvAccountant {
         if steps == 0 {
             return Ok(());
         }
-        match self
-            .events
-            .iter_mut()
-            .find(|e| e.q == q && e.sigma == sigma)
-        {
-            Some(event) => event.steps = event.steps.saturating_add(steps),
-            None => self.events.push(Event { q, sigma, steps }),
-        }
+        self.push(Event::Gaussian { q, sigma, steps });
         Ok(())
+    }
+
+    /// Adds `count` Gaussian mechanisms of sensitivity Δ and noise standard deviation
+    /// `noise_multiplier`·Δ: `add_subsampled_gaussian(1.0, noise_multiplier, count)`.
+    pub fn add_gaussian(&mut self, noise_multiplier: f64, count: u64) -> Result<()> {
+        self.add_subsampled_gaussian(1.0, noise_multiplier, count)
+    }
+
+    /// Adds `count` pure `epsilon`-DP mechanisms (exponential-mechanism quantiles, a
+    /// Laplace count, MST's tree selection), each accounted as its dominating pair,
+    /// randomized response. `epsilon` = 0 or `count` = 0 adds nothing.
+    pub fn add_pure(&mut self, epsilon: f64, count: u64) -> Result<()> {
+        if !(epsilon >= 0.0 && epsilon.is_finite()) {
+            return Err(PrivacyError::InvalidParameter {
+                field: "epsilon",
+                message: format!("{epsilon} is not a non-negative number"),
+            });
+        }
+        if epsilon == 0.0 || count == 0 {
+            return Ok(());
+        }
+        self.push(Event::Pure { epsilon, count });
+        Ok(())
+    }
+
+    /// Adds `new` to an event of the same kind and parameters, or as a new one.
+    fn push(&mut self, new: Event) {
+        for event in &mut self.events {
+            match (event, new) {
+                (
+                    Event::Gaussian { q, sigma, steps },
+                    Event::Gaussian {
+                        q: q2,
+                        sigma: sigma2,
+                        steps: more,
+                    },
+                ) if *q == q2 && *sigma == sigma2 => {
+                    *steps = steps.saturating_add(more);
+                    return;
+                }
+                (
+                    Event::Pure { epsilon, count },
+                    Event::Pure {
+                        epsilon: epsilon2,
+                        count: more,
+                    },
+                ) if *epsilon == epsilon2 => {
+                    *count = count.saturating_add(more);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.events.push(new);
     }
 
     /// ε at `delta` (0 < δ < 1), the larger over the add and remove directions.
@@ -186,13 +268,27 @@ struct GridPlan {
 
 impl GridPlan {
     fn new(events: &[Event], eps_error: f64, eta: f64) -> Result<Self> {
-        let steps: f64 = events.iter().map(|e| e.steps as f64).sum();
+        // Gaussian steps are discretised around their mean (errors within ±t by
+        // Hoeffding), pure mechanisms rounded up (at most h each).
+        let (mut steps, mut pure) = (0.0, 0.0);
         let orders = default_orders();
         let mut rdp = vec![0.0; orders.len()];
         for event in events {
-            let step = subsampled_gaussian_rdp(event.q, event.sigma, &orders)?;
-            for (total, r) in rdp.iter_mut().zip(step) {
-                *total += r * event.steps as f64;
+            let k = event.count() as f64;
+            match *event {
+                Event::Gaussian { q, sigma, .. } => {
+                    steps += k;
+                    let step = subsampled_gaussian_rdp(q, sigma, &orders)?;
+                    for (total, r) in rdp.iter_mut().zip(step) {
+                        *total += r * k;
+                    }
+                }
+                Event::Pure { epsilon, .. } => {
+                    pure += k;
+                    for (total, &alpha) in rdp.iter_mut().zip(&orders) {
+                        *total += pure_rdp(epsilon, alpha) * k;
+                    }
+                }
             }
         }
         // The u at which the tail bound reaches η.
@@ -204,7 +300,8 @@ impl GridPlan {
             .fold(f64::INFINITY, f64::min)
             .max(0.0);
         let hoeffding = (steps * (-log_eta) / 2.0).sqrt();
-        let h_target = eps_error / hoeffding;
+        // Both error terms together, t + (rounding of the pure mechanisms), are h times this.
+        let h_target = eps_error / (hoeffding + pure);
         let mut half_width = tail_at_eta + eps_error + 1.0;
         // Single steps must rarely fall off the grid: widen until the steps' tails beyond
         // it total at most η/10.
@@ -212,14 +309,18 @@ impl GridPlan {
             let off: f64 = events
                 .iter()
                 .map(|e| {
-                    let off_grid = [Direction::Remove, Direction::Add]
-                        .map(|d| {
-                            let loss = LossDistribution::new(e.q, e.sigma, d);
-                            loss.cdf(-half_width).0 + loss.cdf(half_width).1
-                        })
-                        .into_iter()
-                        .fold(0.0, f64::max);
-                    off_grid * e.steps as f64
+                    let off_grid = match *e {
+                        Event::Gaussian { q, sigma, .. } => [Direction::Remove, Direction::Add]
+                            .map(|d| {
+                                let loss = LossDistribution::new(q, sigma, d);
+                                loss.cdf(-half_width).0 + loss.cdf(half_width).1
+                            })
+                            .into_iter()
+                            .fold(0.0, f64::max),
+                        Event::Pure { epsilon, .. } if epsilon >= half_width => 1.0,
+                        Event::Pure { .. } => 0.0,
+                    };
+                    off_grid * e.count() as f64
                 })
                 .sum();
             if off <= eta / 10.0 {
@@ -228,7 +329,17 @@ impl GridPlan {
             half_width *= 1.25;
         }
         // On the largest grid h, and with it t, outgrow the target; widen the grid until
-        // the tail beyond it, less t, is within η again.
+        // the tail beyond it, less t and the rounding, is within η again.
+        // Where all pure mechanisms share one ε, the mesh is coarsened a little to make ε a
+        // multiple of it: the rounding up is then nil.
+        let mut pure_epsilons = events.iter().filter_map(|e| match *e {
+            Event::Pure { epsilon, .. } => Some(epsilon),
+            Event::Gaussian { .. } => None,
+        });
+        let aligned = match (pure_epsilons.next(), pure_epsilons.next()) {
+            (Some(epsilon), None) => Some(epsilon),
+            _ => None,
+        };
         let (mut n, mut h, mut t) = (MIN_GRID, 0.0, 0.0);
         for _ in 0..16 {
             let wanted = (2.0 * half_width / h_target).ceil();
@@ -240,11 +351,19 @@ impl GridPlan {
                     .clamp(MIN_GRID, MAX_GRID)
             };
             h = 2.0 * half_width / n as f64;
+            if let Some(epsilon) = aligned {
+                let multiple = (epsilon / h).floor();
+                if multiple >= 1.0 {
+                    h = epsilon / multiple;
+                }
+            }
             t = h * hoeffding;
-            if log_tail(&orders, &rdp, half_width - t - h) <= log_eta {
+            let rounding = h * pure;
+            let grid_half_width = n as f64 * h / 2.0;
+            if log_tail(&orders, &rdp, grid_half_width - t - rounding - h) <= log_eta {
                 break;
             }
-            half_width = (tail_at_eta + t + 2.0 * h).max(half_width * 1.1);
+            half_width = (tail_at_eta + t + rounding + 2.0 * h).max(half_width * 1.1);
         }
         Ok(Self {
             n,
@@ -253,7 +372,7 @@ impl GridPlan {
             eta,
             orders,
             rdp,
-            tail_cut: eta / (100.0 * steps),
+            tail_cut: eta / (100.0 * steps.max(1.0)),
         })
     }
 }
@@ -418,6 +537,11 @@ struct DiscreteStep {
     rounded_up: f64,
     /// Error bound of the mean used for the shift.
     mean_error: f64,
+    /// How far a point on the grid may lie above the loss it stands for (pure
+    /// mechanisms, rounded up; 0 for the mean-preserving Gaussian steps).
+    rounding: f64,
+    /// How far it may lie below (floating-point noise of the pure mechanisms' rounding).
+    lowering: f64,
 }
 
 fn discretise(loss: &LossDistribution, plan: &GridPlan) -> DiscreteStep {
@@ -459,6 +583,50 @@ fn discretise(loss: &LossDistribution, plan: &GridPlan) -> DiscreteStep {
         infinite,
         rounded_up,
         mean_error: mean_error / body_mass.max(f64::MIN_POSITIVE),
+        rounding: 0.0,
+        lowering: 0.0,
+    }
+}
+
+/// Randomized response's loss, ±`epsilon`, each point rounded up to the grid: a point
+/// above the grid goes to +∞, one below it to the grid's lowest point.
+fn discretise_pure(epsilon: f64, plan: &GridPlan) -> DiscreteStep {
+    let (n, h) = (plan.n, plan.h);
+    let half = (n / 2) as f64;
+    let (p_plus, p_minus) = randomized_response(epsilon);
+    let mut pmf = vec![0.0; n];
+    let (mut infinite, mut rounded_up) = (0.0, 0.0);
+    let (mut rounding, mut lowering) = (0.0f64, 0.0f64);
+    for (loss, mass) in [(epsilon, p_plus), (-epsilon, p_minus)] {
+        // A loss that is a multiple of h but for floating-point noise goes to that point;
+        // the lowering, ≤ 1e-9·h, is added to the upper bound.
+        let ratio = loss / h;
+        let mut j = ratio.ceil();
+        if j - ratio > 1.0 - 1e-9 {
+            j -= 1.0;
+        }
+        if j > half - 1.0 {
+            infinite += mass;
+            continue;
+        }
+        if j < -half {
+            rounded_up += mass;
+        } else {
+            rounding = rounding.max(j * h - loss);
+            lowering = lowering.max(loss - j * h);
+        }
+        // Stored at `j mod n`, as `discretise` does; `j + n/2` lies in [0, n).
+        let index = (j.max(-half) + half) as usize;
+        pmf[(index + n / 2) % n] += mass;
+    }
+    DiscreteStep {
+        pmf,
+        shift: 0.0,
+        infinite,
+        rounded_up,
+        mean_error: 0.0,
+        rounding,
+        lowering,
     }
 }
 
@@ -488,8 +656,10 @@ struct Composed {
     x0: f64,
     h: f64,
     infinite: f64,
-    /// ε error bound.
+    /// ε error bound above the true loss, and below it (where the pure mechanisms'
+    /// rounding up adds to it).
     t: f64,
+    t_lower: f64,
     /// Added to δ for the upper bound, and for the lower.
     delta_error_upper: f64,
     delta_error_lower: f64,
@@ -499,15 +669,23 @@ fn compose(events: &[Event], plan: &GridPlan, direction: Direction) -> Composed 
     let n = plan.n;
     let mut spectrum = vec![fft::Complex::new(1.0, 0.0); n];
     let (mut offset, mut log_finite, mut rounded_up, mut mean_slack) = (0.0, 0.0, 0.0, 0.0);
+    let (mut rounding, mut lowering) = (0.0, 0.0);
     let twiddles = fft::twiddles(n);
     for event in events {
-        let loss = LossDistribution::new(event.q, event.sigma, direction);
-        let step = discretise(&loss, plan);
-        let k = event.steps as f64;
+        let step = match *event {
+            Event::Gaussian { q, sigma, .. } => {
+                discretise(&LossDistribution::new(q, sigma, direction), plan)
+            }
+            // Randomized response's loss is the same in both directions.
+            Event::Pure { epsilon, .. } => discretise_pure(epsilon, plan),
+        };
+        let k = event.count() as f64;
         offset += k * step.shift;
         log_finite += k * (-step.infinite).ln_1p();
         rounded_up += k * step.rounded_up;
         mean_slack += k * step.mean_error;
+        rounding += k * step.rounding;
+        lowering += k * step.lowering;
         let mut one: Vec<fft::Complex> = step
             .pmf
             .iter()
@@ -515,7 +693,7 @@ fn compose(events: &[Event], plan: &GridPlan, direction: Direction) -> Composed 
             .collect();
         fft::transform(&mut one, &twiddles, false);
         for (total, z) in spectrum.iter_mut().zip(&one) {
-            *total = *total * z.pow(event.steps);
+            *total = *total * z.pow(event.count());
         }
     }
     fft::transform(&mut spectrum, &twiddles, true);
@@ -527,8 +705,9 @@ fn compose(events: &[Event], plan: &GridPlan, direction: Direction) -> Composed 
     let infinite = (-log_finite.exp_m1()).max(0.0);
     let rounded_up = rounded_up.min(1.0);
     // The circular grid wraps at `offset ± n/2·h`; S̃ gets there only if S comes within t
-    // of it (else Hoeffding fails, η) or a step was rounded up from below the grid.
-    let reach = half as f64 * plan.h - offset.abs() - plan.t - plan.h;
+    // (t plus the pure mechanisms' rounding, at the top) of it (else Hoeffding fails, η)
+    // or a step was rounded up from below the grid.
+    let reach = half as f64 * plan.h - offset.abs() - plan.t - rounding - plan.h;
     let wrapped = log_tail(&plan.orders, &plan.rdp, reach).exp() + plan.eta;
     let shared = plan.eta + wrapped + rounded_up;
     Composed {
@@ -536,7 +715,8 @@ fn compose(events: &[Event], plan: &GridPlan, direction: Direction) -> Composed 
         x0: offset - half as f64 * plan.h,
         h: plan.h,
         infinite,
-        t: plan.t + mean_slack,
+        t: plan.t + mean_slack + lowering,
+        t_lower: plan.t + mean_slack + rounding,
         delta_error_upper: shared,
         delta_error_lower: shared + infinite,
     }
@@ -553,7 +733,7 @@ impl Composed {
         };
         let lower_delta = delta + self.delta_error_lower;
         let lower = if lower_delta < 1.0 {
-            (curve.epsilon(lower_delta) - self.t).max(0.0)
+            (curve.epsilon(lower_delta) - self.t_lower).max(0.0)
         } else {
             0.0
         };
@@ -867,6 +1047,192 @@ mod tests {
         assert_eq!(split.epsilon(1e-5).expect("split"), a);
     }
 
+    /// δ(ε') of a composition of randomized responses, `k` at each `ε` of `groups`: k-fold
+    /// randomized response at ε has loss (k − 2i)ε with probability
+    /// C(k, i)·e^{(k−i)ε}/(1 + e^ε)^k; the groups' losses add.
+    fn randomized_response_delta(groups: &[(f64, u64)], eps_prime: f64) -> f64 {
+        let mut atoms = vec![(0.0, 1.0)];
+        for &(epsilon, k) in groups {
+            let (p, r) = randomized_response(epsilon);
+            let mut binomial = 1.0;
+            let mut next = Vec::new();
+            for i in 0..=k {
+                if i > 0 {
+                    binomial *= (k - i + 1) as f64 / i as f64;
+                }
+                let probability = binomial * p.powi((k - i) as i32) * r.powi(i as i32);
+                let loss = (k as f64 - 2.0 * i as f64) * epsilon;
+                next.extend(atoms.iter().map(|&(l, q)| (l + loss, q * probability)));
+            }
+            atoms = next;
+        }
+        atoms
+            .iter()
+            .map(|&(loss, probability)| probability * (-(eps_prime - loss).exp_m1()).max(0.0))
+            .sum()
+    }
+
+    /// The exact ε' at δ of the composition, by bisection.
+    fn randomized_response_epsilon(groups: &[(f64, u64)], delta: f64) -> f64 {
+        let (mut lo, mut hi) = (0.0, groups.iter().map(|&(e, k)| e * k as f64).sum());
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if randomized_response_delta(groups, mid) > delta {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
+
+    fn pure(epsilon: f64, count: u64, delta: f64) -> PrvEpsilon {
+        let mut accountant = PrvAccountant::new();
+        accountant.add_pure(epsilon, count).expect("pure");
+        accountant.epsilon(delta).expect("epsilon")
+    }
+
+    #[test]
+    fn one_pure_event_is_randomized_response() {
+        for delta in [0.1, 1e-2, 1e-3] {
+            // (e − e^ε')/(1 + e) = δ.
+            let e = 1f64.exp();
+            let exact = (e - delta * (1.0 + e)).ln();
+            assert!((exact - randomized_response_epsilon(&[(1.0, 1)], delta)).abs() < 1e-12);
+            let result = pure(1.0, 1, delta);
+            eprintln!("ε = 1, δ = {delta}: exact {exact}, {result:?}");
+            assert!(
+                result.lower <= exact && exact <= result.upper,
+                "{delta}: {result:?} vs {exact}"
+            );
+            assert!(
+                (result.epsilon - exact).abs() <= DEFAULT_EPS_ERROR,
+                "{delta}: {result:?} vs {exact}"
+            );
+            assert!(
+                result.upper - result.lower <= 2.0 * DEFAULT_EPS_ERROR,
+                "{result:?}"
+            );
+        }
+        // As δ → 0, ε' → ε, and not beyond it by more than the discretisation.
+        for epsilon in [0.3, 1.0, 4.0] {
+            let result = pure(epsilon, 1, 1e-12);
+            eprintln!("ε = {epsilon}, δ = 1e-12: {result:?}");
+            let exact = randomized_response_epsilon(&[(epsilon, 1)], 1e-12);
+            assert!(epsilon - exact < 1e-10, "{exact}");
+            assert!(
+                result.lower <= exact && exact <= result.upper,
+                "{result:?} vs {exact}"
+            );
+            assert!(result.upper <= epsilon + DEFAULT_EPS_ERROR, "{result:?}");
+            assert!(epsilon - result.lower <= DEFAULT_EPS_ERROR, "{result:?}");
+        }
+    }
+
+    #[test]
+    fn pure_composition_matches_the_optimal_composition() {
+        // Ten 0.1-DP mechanisms (Kairouz et al. 2015: k-fold randomized response is
+        // the worst case).
+        let exact = randomized_response_epsilon(&[(0.1, 10)], 1e-5);
+        let result = pure(0.1, 10, 1e-5);
+        eprintln!("10 × 0.1-DP, δ = 1e-5: exact {exact}, {result:?}");
+        assert!(
+            result.lower <= exact && exact <= result.upper,
+            "{result:?} vs {exact}"
+        );
+        assert!(
+            (result.epsilon - exact).abs() <= DEFAULT_EPS_ERROR,
+            "{result:?}"
+        );
+        assert!(result.upper < 1.0, "below basic composition: {result:?}");
+        // Many small mechanisms: far below kε.
+        let exact = randomized_response_epsilon(&[(0.05, 200)], 1e-6);
+        let result = pure(0.05, 200, 1e-6);
+        eprintln!("200 × 0.05-DP, δ = 1e-6: exact {exact}, {result:?}");
+        assert!(
+            result.lower <= exact && exact <= result.upper,
+            "{result:?} vs {exact}"
+        );
+        assert!(
+            result.upper - result.lower <= 2.5 * DEFAULT_EPS_ERROR,
+            "{result:?}"
+        );
+        // Adding in parts changes nothing.
+        let mut split = PrvAccountant::new();
+        split.add_pure(0.05, 120).expect("a");
+        split.add_pure(0.05, 80).expect("b");
+        assert_eq!(split.epsilon(1e-6).expect("split"), result);
+    }
+
+    #[test]
+    fn mixed_pure_events_are_rounded_up() {
+        // Two values of ε share no mesh: both are rounded up, and the lower bound pays.
+        let groups = [(0.1, 6), (0.07, 9)];
+        let mut accountant = PrvAccountant::new();
+        for (epsilon, count) in groups {
+            accountant.add_pure(epsilon, count).expect("pure");
+        }
+        for delta in [1e-2, 1e-5] {
+            let exact = randomized_response_epsilon(&groups, delta);
+            let result = accountant.epsilon(delta).expect("epsilon");
+            eprintln!("6 × 0.1 + 9 × 0.07, δ = {delta}: exact {exact}, {result:?}");
+            assert!(
+                result.lower <= exact && exact <= result.upper,
+                "{result:?} vs {exact}"
+            );
+            assert!(result.epsilon >= exact - 1e-9, "{result:?} vs {exact}");
+            assert!(
+                result.upper - result.lower <= 2.0 * DEFAULT_EPS_ERROR,
+                "{result:?}"
+            );
+        }
+        // An ε below the mesh still bounds: ε' ≤ ε, rounded up to at most h.
+        let tiny = pure(0.001, 1, 1e-5);
+        let exact = randomized_response_epsilon(&[(0.001, 1)], 1e-5);
+        assert!(
+            tiny.lower <= exact && exact <= tiny.upper,
+            "{tiny:?} vs {exact}"
+        );
+        assert!(tiny.upper <= DEFAULT_EPS_ERROR, "{tiny:?}");
+    }
+
+    #[test]
+    fn gaussian_and_pure_events_compose() {
+        let delta = 1e-5;
+        let mut both = PrvAccountant::new();
+        both.add_gaussian(4.0, 8).expect("gaussian");
+        both.add_pure(0.3, 5).expect("pure");
+        let both = both.epsilon(delta).expect("both");
+        let mut gaussian = PrvAccountant::new();
+        gaussian.add_gaussian(4.0, 8).expect("gaussian");
+        let gaussian = gaussian.epsilon(delta).expect("gaussian");
+        let alone = pure(0.3, 5, delta);
+        let mut rdp = RdpAccountant::default();
+        rdp.add_subsampled_gaussian(1.0, 4.0, 8).expect("rdp");
+        for _ in 0..5 {
+            rdp.add_pure(0.3).expect("rdp");
+        }
+        let (rdp, _) = rdp.epsilon(delta).expect("rdp epsilon");
+        eprintln!("both {both:?}, gaussian {gaussian:?}, pure {alone:?}, rdp {rdp}");
+        assert!(both.upper < rdp, "{both:?} vs {rdp}");
+        assert!(
+            both.epsilon > gaussian.epsilon.max(alone.epsilon),
+            "{both:?} {gaussian:?} {alone:?}"
+        );
+        assert!(both.lower <= both.epsilon && both.epsilon <= both.upper);
+        // Eight Gaussian steps at σ = 4 are one at σ = √2.
+        let exact = gaussian_epsilon(2f64.sqrt(), delta).expect("exact");
+        assert!(
+            gaussian.lower <= exact && exact <= gaussian.upper,
+            "{gaussian:?} vs {exact}"
+        );
+        let mut subsampled = PrvAccountant::new();
+        subsampled
+            .add_subsampled_gaussian(1.0, 4.0, 8)
+            .expect("gaussian");
+        assert_eq!(subsampled.epsilon(delta).expect("same"), gaussian);
+    }
+
     #[test]
     fn invalid_parameters_are_refused() {
         let mut accountant = PrvAccountant::new();
@@ -885,6 +1251,23 @@ mod tests {
         for delta in [0.0, 1.0, f64::NAN, -1e-5] {
             assert!(accountant.epsilon(delta).is_err(), "{delta}");
         }
+        for epsilon in [-1.0, f64::NAN, f64::INFINITY] {
+            match accountant.add_pure(epsilon, 1) {
+                Err(PrivacyError::InvalidParameter { field, .. }) => assert_eq!(field, "epsilon"),
+                other => panic!("{epsilon}: {other:?}"),
+            }
+        }
+        match accountant.add_gaussian(0.0, 1) {
+            Err(PrivacyError::InvalidParameter { field, .. }) => {
+                assert_eq!(field, "noise_multiplier")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nothing spent: ε = 0, no mechanisms, zero-noise-free no-ops.
+        accountant.add_pure(0.0, 5).expect("ε = 0");
+        accountant.add_pure(1.0, 0).expect("count = 0");
+        accountant.add_gaussian(1.0, 0).expect("count = 0");
+        assert!(accountant.events.is_empty());
         assert!(PrvAccountant::with_eps_error(0.0).is_err());
         assert!(gaussian_epsilon(0.0, 1e-5).is_err());
         assert_eq!(

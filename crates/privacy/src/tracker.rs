@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{PrivacyError, Result};
 use crate::rdp::{RdpAccountant, noise_multiplier_after};
 
+/// Share of the target δ that [`PrivacyTracker::rho_for_share`] leaves to mechanisms with
+/// a δ of their own (threshold partition selection).
+pub const RESERVED_DELTA_SHARE: f64 = 0.1;
+
 /// Version of the accounting rules written into every report and ledger event.
 pub const ACCOUNTANT_VERSION: &str = "rdp-mtz19-balle20/v1";
 
@@ -61,10 +65,13 @@ pub enum Mechanism {
         /// Steps.
         steps: u64,
     },
-    /// An ε-DP exponential mechanism (ε²/8-zCDP).
+    /// `count` ε-DP exponential mechanisms (each ε²/8-zCDP).
     Exponential {
-        /// ε.
+        /// ε of each.
         epsilon: f64,
+        /// How many.
+        #[serde(default = "one")]
+        count: u64,
     },
     /// A ρ-zCDP mechanism.
     Zcdp {
@@ -76,6 +83,10 @@ pub enum Mechanism {
         /// δ.
         delta: f64,
     },
+}
+
+fn one() -> u64 {
+    1
 }
 
 impl Mechanism {
@@ -97,7 +108,11 @@ impl Mechanism {
                 noise_multiplier,
                 steps,
             } => accountant.add_subsampled_gaussian(sample_rate, noise_multiplier, steps)?,
-            Mechanism::Exponential { epsilon } => accountant.add_exponential(epsilon)?,
+            Mechanism::Exponential { epsilon, count } => {
+                for _ in 0..count {
+                    accountant.add_exponential(epsilon)?;
+                }
+            }
             Mechanism::Zcdp { rho } => accountant.add_zcdp(rho)?,
             Mechanism::Delta { delta } => {
                 if !(0.0..1.0).contains(&delta) {
@@ -136,9 +151,14 @@ pub struct PrivacyReport {
     pub rdp_order: f64,
     /// δ spent outside RDP (partition selection).
     pub extra_delta: f64,
-    /// The tighter (PRV) ε, when every event is one the PRV accountant models.
+    /// The PRV accountant's ε (upper bound), when every event is one it models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon_prv: Option<f64>,
+    /// The tightest valid ε: the smaller of the RDP and PRV figures (both are upper
+    /// bounds; PRV models exponential mechanisms only by randomized response, so RDP's
+    /// bounded-range bound can win when they dominate).
+    #[serde(default)]
+    pub epsilon_tightest: f64,
     /// The charged events in order.
     pub events: Vec<MechanismEvent>,
     /// Data reads that were not charged: any entry makes the run not DP.
@@ -229,15 +249,40 @@ impl PrivacyTracker {
         self.accountant.epsilon(self.rdp_delta())
     }
 
-    /// A share of the target as a zCDP budget: `share`·ρ, where ρ is the zCDP that
-    /// converts to the target, ε = ρ + 2√(ρ log(1/δ)) (Bun & Steinke, 2016). zCDP
-    /// mechanisms compose by adding their ρ, so shares of ρ (not of ε) split a budget
-    /// between mechanisms. Used to size preprocessing mechanisms and MST.
+    /// A share of the target as a zCDP budget: `share`·ρ, where ρ is the largest zCDP
+    /// whose RDP curve (ρα at order α) converts to at most the target ε at the target δ
+    /// on this accountant's orders (tighter than the closed form ε = ρ + 2√(ρ log(1/δ))
+    /// of Bun & Steinke, 2016, which it never exceeds), with δ less the
+    /// [`RESERVED_DELTA_SHARE`] kept for partition selection. zCDP mechanisms compose by
+    /// adding their ρ, so shares of ρ (not of ε) split a budget between mechanisms. Used
+    /// to size preprocessing mechanisms and MST.
     pub fn rho_for_share(&self, share: f64) -> f64 {
-        let log = (1.0 / self.budget.delta).ln();
-        // √ρ solves x² + 2√log·x − ε = 0.
+        let delta = self.budget.delta * (1.0 - RESERVED_DELTA_SHARE);
+        let log = (1.0 / delta).ln();
+        // The closed form's ρ is a lower bound on the answer.
         let root = -log.sqrt() + (log + self.budget.epsilon).sqrt();
-        root * root * share.clamp(0.0, 1.0)
+        let closed = root * root;
+        let fits = |rho: f64| -> bool {
+            let mut accountant = RdpAccountant::new(self.accountant.orders().to_vec());
+            accountant.add_zcdp(rho).is_ok()
+                && accountant
+                    .epsilon(delta)
+                    .is_ok_and(|(e, _)| e <= self.budget.epsilon)
+        };
+        let (mut low, mut high) = (closed, closed.max(1e-12) * 2.0);
+        while fits(high) && high < 1e9 {
+            low = high;
+            high *= 2.0;
+        }
+        for _ in 0..60 {
+            let mid = 0.5 * (low + high);
+            if fits(mid) {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        low * share.clamp(0.0, 1.0)
     }
 
     /// The DP-SGD noise multiplier for `steps` steps at `sample_rate` that brings the
@@ -285,6 +330,7 @@ impl PrivacyTracker {
             rdp_order: order,
             extra_delta: self.extra_delta,
             epsilon_prv: None,
+            epsilon_tightest: epsilon,
             events: self.events.clone(),
             not_dp_reasons: self.not_dp.clone(),
             accountant: ACCOUNTANT_VERSION.to_string(),
@@ -313,13 +359,15 @@ mod tests {
     fn rho_share_converts_back_to_the_share() {
         let tracker = PrivacyTracker::new(budget());
         let rho = tracker.rho_for_share(1.0);
-        let log = (1e5f64).ln();
-        assert!((rho + 2.0 * (rho * log).sqrt() - 1.0).abs() < 1e-12);
+        let log = (1.0 / 0.9e-5f64).ln();
+        // At least the closed form's ρ, and spending it converts to the target.
+        assert!(rho + 2.0 * (rho * log).sqrt() >= 1.0 - 1e-12);
         assert!((tracker.rho_for_share(0.25) - rho / 4.0).abs() < 1e-15);
         // Spending it all as zCDP stays within the target by RDP too.
         let mut full = tracker.clone();
         full.charge("all", Mechanism::Zcdp { rho }).expect("charge");
-        assert!(full.epsilon_spent().expect("eps").0 <= 1.0);
+        let spent = full.epsilon_spent().expect("eps").0;
+        assert!(spent <= 1.0 && spent > 0.99, "{spent}");
     }
 
     #[test]

@@ -54,13 +54,44 @@ pub fn finish(tracker: &PrivacyTracker, settings: &DpSettings) -> Result<Privacy
         });
     }
     report.epsilon_prv = prv_epsilon(tracker);
+    if let Some(prv) = report.epsilon_prv {
+        report.epsilon_tightest = report.epsilon_rdp.min(prv);
+    }
     Ok(report)
 }
 
-/// The tighter PRV ε when every event is one the PRV accountant models (filled in once
-/// that accountant lands).
-fn prv_epsilon(_tracker: &PrivacyTracker) -> Option<f64> {
-    None
+/// The tighter ε of the PRV accountant at the target δ (its upper bound), when every
+/// event is one it models: Gaussian and subsampled-Gaussian mechanisms exactly, ε-DP
+/// exponential mechanisms by their randomized-response dominating pair. `None` when an
+/// event is only known by its zCDP ρ, or the accountant refuses.
+fn prv_epsilon(tracker: &PrivacyTracker) -> Option<f64> {
+    use mirage_privacy::{Mechanism, PrvAccountant};
+    let mut accountant = PrvAccountant::new();
+    let mut extra_delta = 0.0;
+    for event in tracker.events() {
+        match event.mechanism {
+            Mechanism::Gaussian { sigma, sensitivity } => {
+                accountant.add_gaussian(sigma / sensitivity, 1).ok()?;
+            }
+            Mechanism::SubsampledGaussian {
+                sample_rate,
+                noise_multiplier,
+                steps,
+            } => accountant
+                .add_subsampled_gaussian(sample_rate, noise_multiplier, steps)
+                .ok()?,
+            Mechanism::Exponential { epsilon, count } => {
+                accountant.add_pure(epsilon, count).ok()?
+            }
+            Mechanism::Zcdp { .. } => return None,
+            Mechanism::Delta { delta } => extra_delta += delta,
+        }
+    }
+    let delta = tracker.budget().delta - extra_delta;
+    (delta > 0.0)
+        .then(|| accountant.epsilon(delta).ok())
+        .flatten()
+        .map(|e| e.upper)
 }
 
 #[cfg(test)]

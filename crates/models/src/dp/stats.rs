@@ -371,9 +371,13 @@ fn measure_numeric(
         Some([low, high]) => (low, high),
         None => {
             let range = dp_range(&values, range_rho, rng)?;
+            // Two Gaussian histograms of ρ/2 compose exactly to one of ρ.
             tracker.charge(
                 format!("range of {name}"),
-                Mechanism::Zcdp { rho: range_rho },
+                Mechanism::Gaussian {
+                    sigma: gaussian_sigma(range_rho, 1.0)?,
+                    sensitivity: 1.0,
+                },
             )?;
             range
         }
@@ -382,9 +386,13 @@ fn measure_numeric(
     let k = settings.quantiles;
     let ps: Vec<f64> = (0..=k).map(|i| 0.01 + 0.98 * i as f64 / k as f64).collect();
     let quantiles = dp_quantiles_discrete(&values, low, high, grid, &ps, quantile_rho, rng)?;
+    // Each of the k quantiles is an ε-DP exponential mechanism with ε = √(8ρ/k).
     tracker.charge(
         format!("quantiles of {name}"),
-        Mechanism::Zcdp { rho: quantile_rho },
+        Mechanism::Exponential {
+            epsilon: (8.0 * quantile_rho / ps.len() as f64).sqrt(),
+            count: ps.len() as u64,
+        },
     )?;
     let sigma = gaussian_sigma(count_rho, 1.0)?;
     let counts = noisy_counts(&[values.len() as f64, nulls], sigma, rng)?;

@@ -34,20 +34,60 @@ use crate::synthesizer::{Synthesizer, ensure_not_empty};
 enum ColumnCoding {
     /// Fresh keys, not modelled.
     Key,
-    /// Categories, then OTHER, then null.
+    /// Categories, then OTHER (when the statistics found values outside them), then
+    /// null (when the schema allows nulls).
     Discrete {
-        /// The DP statistics (categories and counts).
-        stats: ColumnStats,
+        /// The categories.
+        categories: Vec<Value>,
+        /// Whether OTHER has a code.
+        other: bool,
+        /// Whether null has a code.
+        nullable: bool,
+        /// The code values outside the categories get when OTHER has none: the most
+        /// frequent category by the noisy counts.
+        fallback: u32,
         /// Index among the MST columns.
         mst: usize,
     },
-    /// DP-quantile tokens, then null.
+    /// DP-quantile tokens, then null (when the schema allows nulls).
     Numeric {
         /// The tokens.
         bins: NumericBins,
+        /// Whether null has a code.
+        nullable: bool,
         /// Index among the MST columns.
         mst: usize,
     },
+}
+
+impl ColumnCoding {
+    /// The code of a discrete value.
+    fn discrete_code(&self, value: &Value) -> u32 {
+        let ColumnCoding::Discrete {
+            categories,
+            other,
+            nullable,
+            fallback,
+            ..
+        } = self
+        else {
+            return 0;
+        };
+        let k = categories.len() as u32;
+        if matches!(value, Value::Null) {
+            return if *nullable {
+                k + u32::from(*other)
+            } else {
+                *fallback
+            };
+        }
+        let key = value.to_string();
+        match categories.iter().position(|c| c.to_string() == key) {
+            Some(i) => i as u32,
+            None if *other => k,
+            None => *fallback,
+        }
+    }
 }
 
 /// What the model learned; saved as its parameters.
@@ -70,11 +110,12 @@ fn domain(coding: &ColumnCoding) -> Option<usize> {
     match coding {
         ColumnCoding::Key => None,
         ColumnCoding::Discrete {
-            stats: ColumnStats::Discrete { categories, .. },
+            categories,
+            other,
+            nullable,
             ..
-        } => Some(categories.len() + 2),
-        ColumnCoding::Discrete { .. } => Some(2),
-        ColumnCoding::Numeric { bins, .. } => Some(bins.len() + 1),
+        } => Some((categories.len() + usize::from(*other) + usize::from(*nullable)).max(1)),
+        ColumnCoding::Numeric { bins, nullable, .. } => Some(bins.len() + usize::from(*nullable)),
     }
 }
 
@@ -132,18 +173,44 @@ impl Mst {
                         .map(|v| v.map_or(null, |x| bins.encode(x)))
                         .collect(),
                 );
-                codings.push(ColumnCoding::Numeric { bins, mst });
+                codings.push(ColumnCoding::Numeric {
+                    bins,
+                    nullable: column.nullable,
+                    mst,
+                });
             } else {
+                let ColumnStats::Discrete {
+                    categories,
+                    counts,
+                    other,
+                    ..
+                } = column_stats
+                else {
+                    return Err(ModelError::UnsupportedColumn {
+                        column: column.name.clone(),
+                        message: "numeric statistics without a quantile grid".into(),
+                    });
+                };
+                let fallback = counts
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i as u32);
+                let coding = ColumnCoding::Discrete {
+                    categories: categories.clone(),
+                    // With no category at all, OTHER carries every value.
+                    other: *other || categories.is_empty(),
+                    nullable: column.nullable,
+                    fallback,
+                    mst,
+                };
                 let mut column_codes = Vec::with_capacity(array.len());
                 for row in 0..array.len() {
                     let value = value_at(&column.name, array.as_ref(), row)?;
-                    column_codes.push(column_stats.discrete_code(&value).unwrap_or(0));
+                    column_codes.push(coding.discrete_code(&value));
                 }
                 codes.push(column_codes);
-                codings.push(ColumnCoding::Discrete {
-                    stats: column_stats.clone(),
-                    mst,
-                });
+                codings.push(coding);
             }
         }
         let domains: Vec<usize> = codings.iter().filter_map(domain).collect();
@@ -168,7 +235,7 @@ impl Mst {
                 let label = format!("mst {} {}", m.kind.as_str(), names.join(" × "));
                 let mechanism = match (m.kind, m.sigma, m.epsilon) {
                     (MstMeasurementKind::Selection, _, Some(epsilon)) => {
-                        Mechanism::Exponential { epsilon }
+                        Mechanism::Exponential { epsilon, count: 1 }
                     }
                     (_, Some(sigma), _) => Mechanism::Gaussian {
                         sigma,
@@ -284,7 +351,7 @@ impl Synthesizer for Mst {
         for (coding, column) in self.parameters.codings.iter().zip(&self.schema.columns) {
             let array = match coding {
                 ColumnCoding::Key => dp::generate_keys(column.physical, first_row, rows),
-                ColumnCoding::Numeric { bins, mst } => {
+                ColumnCoding::Numeric { bins, mst, .. } => {
                     let null = bins.len() as u32;
                     let values: Vec<Option<f64>> = codes[*mst]
                         .iter()
@@ -292,28 +359,21 @@ impl Synthesizer for Mst {
                         .collect();
                     build_numeric(column.physical, &values)
                 }
-                ColumnCoding::Discrete { stats, mst } => {
-                    let (categories, counts, has_other): (&[Value], &[f64], bool) = match stats {
-                        ColumnStats::Discrete {
-                            categories,
-                            counts,
-                            other,
-                            ..
-                        } => (categories, counts, *other),
-                        ColumnStats::Numeric { .. } => (&[], &[], true),
-                    };
-                    // When the statistics say no value lies outside the categories, the
-                    // model's OTHER mass is noise: it goes to the most frequent category.
-                    let most_frequent = counts
-                        .iter()
-                        .enumerate()
-                        .max_by(|a, b| a.1.total_cmp(b.1))
-                        .map(|(i, _)| categories[i].clone());
-                    let other = if has_other {
-                        (column.physical == PhysicalType::Utf8)
-                            .then(|| Value::Str(OTHER_LABEL.to_string()))
+                ColumnCoding::Discrete {
+                    categories,
+                    other,
+                    nullable,
+                    fallback,
+                    mst,
+                } => {
+                    // OTHER is a label in string columns; elsewhere null, or the most
+                    // frequent category where nulls are not allowed.
+                    let other_value = if column.physical == PhysicalType::Utf8 {
+                        Some(Value::Str(OTHER_LABEL.to_string()))
+                    } else if *nullable {
+                        None
                     } else {
-                        most_frequent
+                        categories.get(*fallback as usize).cloned()
                     };
                     let values: Vec<Option<&Value>> = codes[*mst]
                         .iter()
@@ -321,8 +381,8 @@ impl Synthesizer for Mst {
                             let c = c as usize;
                             if c < categories.len() {
                                 Some(&categories[c])
-                            } else if c == categories.len() {
-                                other.as_ref()
+                            } else if c == categories.len() && *other {
+                                other_value.as_ref()
                             } else {
                                 None
                             }
@@ -339,10 +399,7 @@ impl Synthesizer for Mst {
     fn category_set(&self, column: &str) -> Option<Vec<Value>> {
         let index = self.schema.columns.iter().position(|c| c.name == column)?;
         match &self.parameters.codings[index] {
-            ColumnCoding::Discrete {
-                stats: ColumnStats::Discrete { categories, .. },
-                ..
-            } => Some(categories.clone()),
+            ColumnCoding::Discrete { categories, .. } => Some(categories.clone()),
             _ => None,
         }
     }
