@@ -13,6 +13,10 @@
 //!   integers, the day/hour/minute/second granularity of datetimes), inside the source's
 //!   [min, max];
 //! - nulls: a token of their own when the source has nulls.
+//!
+//! A DP fit builds its encoders from DP statistics instead ([`super::dp`]): the DP
+//! category set plus an [`Token::Other`] token for every value outside it, and numeric
+//! tokens from the DP quantile grid with values capped to its ends (`private` encoders).
 
 use std::collections::HashMap;
 
@@ -46,6 +50,13 @@ pub enum Token {
         low: f64,
         /// Upper edge.
         high: f64,
+    },
+    /// Every value outside a DP category set; decodes as `value` (the OTHER label of
+    /// string columns; otherwise null, or the largest category where nulls are not
+    /// allowed).
+    Other {
+        /// What the token decodes to.
+        value: Value,
     },
 }
 
@@ -82,6 +93,10 @@ pub struct TokenEncoder {
     pub rare: Vec<(Value, u64)>,
     /// Set for numeric columns.
     pub numeric: Option<NumericShape>,
+    /// Built from DP statistics: numbers are capped to the shape's range before encoding
+    /// and a value outside the category set encodes as the [`Token::Other`] token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
     #[serde(skip)]
     index: HashMap<String, u32>,
 }
@@ -91,11 +106,16 @@ fn key(value: &Value) -> String {
 }
 
 impl TokenEncoder {
-    fn build(tokens: Vec<Token>, rare: Vec<(Value, u64)>, numeric: Option<NumericShape>) -> Self {
+    pub(super) fn build(
+        tokens: Vec<Token>,
+        rare: Vec<(Value, u64)>,
+        numeric: Option<NumericShape>,
+    ) -> Self {
         let mut encoder = Self {
             tokens,
             rare,
             numeric,
+            private: false,
             index: HashMap::new(),
         };
         encoder.rebuild_index();
@@ -129,6 +149,19 @@ impl TokenEncoder {
         self.tokens
             .iter()
             .position(|t| matches!(t, Token::Null))
+            .map(|i| i as u32)
+    }
+
+    /// The token of a category or exact number, by its spelling.
+    pub(super) fn lookup(&self, value: &Value) -> Option<u32> {
+        self.index.get(&key(value)).copied()
+    }
+
+    /// The token of values outside a DP category set, when the column has one.
+    pub fn other_token(&self) -> Option<u32> {
+        self.tokens
+            .iter()
+            .position(|t| matches!(t, Token::Other { .. }))
             .map(|i| i as u32)
     }
 
@@ -254,6 +287,9 @@ impl TokenEncoder {
     /// The token of a value; `None` when the value cannot be represented (a category
     /// never seen in training).
     pub fn encode(&self, value: &Value) -> Option<u32> {
+        if self.private {
+            return self.encode_private(value);
+        }
         if matches!(value, Value::Null) {
             return self.null_token();
         }
@@ -320,6 +356,7 @@ impl TokenEncoder {
                     let (lo, hi) = feasible_range(conditions, *low, *high);
                     lo <= hi && self.bin_has_value(lo, hi, conditions)
                 }
+                Token::Other { value } => conditions.iter().all(|c| c.matches(value)),
             })
             .collect()
     }
@@ -369,6 +406,7 @@ impl TokenEncoder {
                 pool[pool.len() - 1].0.clone()
             }
             Token::Number { value } => Value::Float(*value),
+            Token::Other { value } => value.clone(),
             Token::Bin { low, high } => {
                 let (lo, hi) = feasible_range(conditions, *low, *high);
                 let (lo, hi) = if lo <= hi { (lo, hi) } else { (*low, *high) };

@@ -10,8 +10,13 @@
 //! rejection; imputation fixes the known cells and draws the rest (both in `generate.rs`,
 //! with the decoding of tokens into values). Keys and free text are generated as the
 //! Gaussian copula does, outside the network.
+//!
+//! With a `privacy` section in the config the fit is DP-TabularARGN ([`dp`]): encoders
+//! from DP statistics, DP-SGD for a fixed number of steps, and a privacy report kept with
+//! the model.
 
 mod config;
+pub mod dp;
 pub mod encoding;
 mod generate;
 pub mod network;
@@ -27,6 +32,7 @@ use candle_core::{Device, Tensor};
 use mirage_core::records::ModelKind;
 use mirage_core::schema::{ColumnKind, PhysicalType};
 use mirage_core::{Condition, Schema, Table, Value};
+use mirage_privacy::PrivacyReport;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -60,6 +66,9 @@ pub enum ColumnCodec {
 struct Parameters {
     columns: Vec<ColumnCodec>,
     training: Option<TrainingOutcome>,
+    /// What a DP fit spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    privacy: Option<PrivacyReport>,
 }
 
 /// A fitted TabularARGN.
@@ -73,6 +82,7 @@ pub struct TabularArgn {
     network: Network,
     heads: SamplingHeads,
     training: Option<TrainingOutcome>,
+    privacy: Option<PrivacyReport>,
 }
 
 /// Trains the network on token rows.
@@ -139,7 +149,7 @@ impl Trainable for TokenTrainer<'_> {
 }
 
 /// Most floats of masked inputs `(J, B, D)` built at once (32 MB).
-const MASKED_INPUT_FLOATS: usize = 8 << 20;
+pub(crate) const MASKED_INPUT_FLOATS: usize = 8 << 20;
 
 impl TokenTrainer<'_> {
     /// Rows per slice so that one slice's masked inputs stay under `slice_floats`.
@@ -161,7 +171,7 @@ impl TokenTrainer<'_> {
 }
 
 /// Each row's column positions: a fresh permutation per row, or the identity.
-fn row_positions(
+pub(crate) fn row_positions(
     rows: usize,
     columns: usize,
     random: bool,
@@ -244,6 +254,10 @@ impl TabularArgn {
     /// Fits the model on every column of `table`.
     pub fn fit(table: &Table, config: ArgnConfig, context: &mut FitContext) -> Result<Self> {
         config.validate()?;
+        if let Some(settings) = config.dp_settings()? {
+            crate::synthesizer::ensure_not_empty(table)?;
+            return dp::fit(table, config, settings, context);
+        }
         let schema = table.schema().clone();
         let rows = table.num_rows();
         crate::synthesizer::ensure_not_empty(table)?;
@@ -326,6 +340,7 @@ impl TabularArgn {
             network,
             heads,
             training,
+            privacy: None,
         })
     }
 
@@ -375,10 +390,13 @@ impl TabularArgn {
             network,
             heads,
             training: parameters.training,
+            privacy: parameters.privacy,
         })
     }
 
-    /// How training went (`None` for a table with no modelled column).
+    /// How training went (`None` for a table with no modelled column, and for a DP fit:
+    /// its losses are read from the data without accounting, so none are kept; the
+    /// privacy report lists its DP-SGD steps).
     pub fn training_outcome(&self) -> Option<&TrainingOutcome> {
         self.training.as_ref()
     }
@@ -486,6 +504,12 @@ impl Synthesizer for TabularArgn {
                         _ => None,
                     })
                     .chain(encoder.rare.iter().map(|(v, _)| v.clone()))
+                    .chain(encoder.tokens.iter().filter_map(|t| match t {
+                        Token::Other { value } if !matches!(value, Value::Null) => {
+                            Some(value.clone())
+                        }
+                        _ => None,
+                    }))
                     .collect(),
             ),
             _ => None,
@@ -499,6 +523,10 @@ impl Synthesizer for TabularArgn {
         }
     }
 
+    fn privacy_report(&self) -> Option<PrivacyReport> {
+        self.privacy.clone()
+    }
+
     fn config_json(&self) -> serde_json::Value {
         let mut config = self.config.clone();
         config.training.forget_run_paths();
@@ -509,6 +537,7 @@ impl Synthesizer for TabularArgn {
         let parameters = Parameters {
             columns: self.columns.clone(),
             training: self.training.clone(),
+            privacy: self.privacy.clone(),
         };
         serde_json::to_value(&parameters).map_err(|e| ModelError::InvalidConfig {
             model: "tabular-argn".into(),

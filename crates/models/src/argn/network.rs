@@ -16,6 +16,9 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::error::Result;
 use crate::training::candle_error;
 
+mod clipped;
+pub use clipped::ClippedGradients;
+
 /// Logit added to padding tokens.
 const PADDING_LOGIT: f32 = -1e9;
 

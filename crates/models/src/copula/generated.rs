@@ -83,6 +83,19 @@ impl KeyGenerator {
         }
     }
 
+    /// A generator that reads nothing of the source (for DP models): integers from 1, or
+    /// strings `id-00000001`, `id-00000002`, ….
+    pub fn fresh(physical: PhysicalType) -> Self {
+        match physical {
+            PhysicalType::Utf8 => {
+                let mut template: Vec<KeyChar> = "id-".chars().map(KeyChar::Literal).collect();
+                template.extend([KeyChar::Digit; 8]);
+                KeyGenerator::Template { template }
+            }
+            _ => KeyGenerator::Sequence { start: 1 },
+        }
+    }
+
     /// Learns the generator from the source keys.
     pub fn fit_integers(values: &[Option<f64>]) -> Self {
         let start = values

@@ -16,32 +16,22 @@ pub use bins::NumericBins;
 pub use settings::DpSettings;
 pub use stats::{ColumnStats, DpStatistics, OTHER_LABEL};
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
-use mirage_core::schema::PhysicalType;
 use mirage_privacy::{PrivacyReport, PrivacyTracker};
 
 use crate::error::{ModelError, Result};
 
-/// Fresh keys for an identifier column of a DP model, without reading the source's:
-/// `first_row + i + 1` as integers, or `"id-…"` strings. Unique across batches.
-pub fn generate_keys(physical: PhysicalType, first_row: u64, rows: usize) -> ArrayRef {
-    let numbers = (0..rows as u64).map(|i| first_row + i + 1);
-    match physical {
-        PhysicalType::Utf8 => Arc::new(StringArray::from_iter_values(
-            numbers.map(|n| format!("id-{n:08}")),
-        )),
-        PhysicalType::Float64 => {
-            Arc::new(Float64Array::from_iter_values(numbers.map(|n| n as f64)))
-        }
-        PhysicalType::TimestampMillis => Arc::new(TimestampMillisecondArray::from_iter_values(
-            numbers.map(|n| n as i64),
-        )),
-        PhysicalType::Int64 | PhysicalType::Boolean => {
-            Arc::new(Int64Array::from_iter_values(numbers.map(|n| n as i64)))
-        }
-    }
+/// A generator seeded by the operating system, for the DP noise. The noise must never be
+/// derivable from anything saved with the model (a config seed would let anyone who
+/// reads the model redraw the noise and subtract it), so DP fits draw it from here and
+/// keep the config's seed for what needs no secrecy.
+pub fn secret_rng() -> Result<rand_chacha::ChaCha8Rng> {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::try_from_os_rng().map_err(|e| {
+        ModelError::Privacy(mirage_privacy::PrivacyError::InvalidParameter {
+            field: "randomness",
+            message: format!("no secure randomness for the DP noise: {e}"),
+        })
+    })
 }
 
 /// Ends a DP fit: the report of what was spent; [`ModelError::NotPrivate`] when

@@ -146,8 +146,8 @@ fn declared_value(column: &str, array: &dyn Array, text: &str) -> Result<Value> 
 
 impl DpStatistics {
     /// Measures the columns at `columns` (indices into the table's schema) with DP,
-    /// charging `tracker`. Identifier columns are skipped (DP models generate fresh
-    /// keys, see [`super::generate_keys`]); text columns cannot be learned with DP: they
+    /// charging `tracker`. Identifier columns are skipped (DP models generate fresh keys
+    /// that read nothing of the source: `KeyGenerator::fresh`); text columns cannot be learned with DP: they
     /// are marked not-DP on the tracker and skipped.
     pub fn measure(
         table: &Table,

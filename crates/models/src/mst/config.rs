@@ -31,7 +31,8 @@ pub struct MstConfig {
     /// Largest two-way table a tree edge may have.
     #[serde(default = "default_cells")]
     pub max_cells: usize,
-    /// Seed of the noise and the fit.
+    /// Kept for configs written before; the noise is always drawn from the operating
+    /// system (a saved seed would let readers of the model redraw it).
     #[serde(default)]
     pub seed: u64,
 }

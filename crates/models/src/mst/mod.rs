@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use config::MstConfig;
 
 use crate::columns::{build_numeric, build_values, numeric_values, value_at};
+use crate::copula::KeyGenerator;
 use crate::dp::{self, ColumnStats, DpStatistics, NumericBins, OTHER_LABEL};
 use crate::error::{ModelError, Result};
 use crate::progress::{FitContext, ProgressEvent};
@@ -125,7 +126,8 @@ impl Mst {
         ensure_not_empty(table)?;
         let settings = config.privacy.clone();
         let mut tracker = settings.tracker()?;
-        let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(config.seed);
+        // Every draw of the fit is noise: from the OS, never from the saved seed.
+        let mut rng = dp::secret_rng()?;
         let source = table.schema();
         let mut kept = Vec::new();
         for (i, column) in source.columns.iter().enumerate() {
@@ -350,7 +352,9 @@ impl Synthesizer for Mst {
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.schema.len());
         for (coding, column) in self.parameters.codings.iter().zip(&self.schema.columns) {
             let array = match coding {
-                ColumnCoding::Key => dp::generate_keys(column.physical, first_row, rows),
+                ColumnCoding::Key => {
+                    KeyGenerator::fresh(column.physical).array(column.physical, rows, first_row)
+                }
                 ColumnCoding::Numeric { bins, mst, .. } => {
                     let null = bins.len() as u32;
                     let values: Vec<Option<f64>> = codes[*mst]
