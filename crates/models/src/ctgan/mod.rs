@@ -19,9 +19,14 @@
 //!
 //! CopulaGAN is selected by [`ModelKind::CopulaGan`], which sets
 //! `transformer.gaussian_copula`.
+//!
+//! With a `privacy` section in the config the fit is DP-CTGAN (`private.rs`): DP column
+//! statistics build the transformer and the critic trains with DP-SGD; the model keeps
+//! the privacy report.
 
 mod config;
 pub mod network;
+mod private;
 pub mod sampler;
 #[cfg(test)]
 mod tests;
@@ -33,11 +38,12 @@ use arrow::array::RecordBatch;
 use candle_core::{Device, Tensor};
 use mirage_core::records::ModelKind;
 use mirage_core::{Condition, ConditionOp, Schema, Table, Value};
+use mirage_privacy::PrivacyReport;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::CtganConfig;
+pub use config::{CtganConfig, DP_BATCH, DP_EPOCHS};
 
 use self::network::{
     Discriminator, DiscriminatorPass, Generator, GeneratorPass, OutputSpan, fill_normal,
@@ -61,6 +67,9 @@ const SAMPLE_CHUNK: usize = 1_000;
 struct Parameters {
     transformer: DataTransformer,
     training: Option<TrainingOutcome>,
+    /// What a DP fit spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    privacy: Option<PrivacyReport>,
 }
 
 /// A fitted CTGAN or CopulaGAN.
@@ -74,6 +83,7 @@ pub struct Ctgan {
     discriminator: Discriminator,
     sampler: CondSampler,
     training: Option<TrainingOutcome>,
+    privacy: Option<PrivacyReport>,
 }
 
 /// The generator's output spans from the transformer's.
@@ -155,9 +165,12 @@ impl Ctgan {
         context: &mut FitContext,
     ) -> Result<Self> {
         config.validate(kind)?;
+        crate::synthesizer::ensure_not_empty(table)?;
+        if let Some(settings) = config.dp_settings(kind)? {
+            return private::fit(kind, table, config, &settings, context);
+        }
         let schema = table.schema().clone();
         let rows = table.num_rows();
-        crate::synthesizer::ensure_not_empty(table)?;
         let name = kind.name();
         let transformer: DataTransformer =
             match training::checkpoint::resumed_encoder(&config.training)? {
@@ -236,6 +249,7 @@ impl Ctgan {
             discriminator: trainer.discriminator,
             sampler,
             training,
+            privacy: None,
         })
     }
 
@@ -280,6 +294,7 @@ impl Ctgan {
             discriminator,
             sampler,
             training: parameters.training,
+            privacy: parameters.privacy,
         })
     }
 
@@ -456,6 +471,10 @@ impl Synthesizer for Ctgan {
         self.transformer.category_set(column)
     }
 
+    fn privacy_report(&self) -> Option<PrivacyReport> {
+        self.privacy.clone()
+    }
+
     fn numeric_range(&self, column: &str) -> Option<(f64, f64)> {
         self.transformer.numeric_range(column)
     }
@@ -470,6 +489,7 @@ impl Synthesizer for Ctgan {
         let parameters = Parameters {
             transformer: self.transformer.clone(),
             training: self.training.clone(),
+            privacy: self.privacy.clone(),
         };
         serde_json::to_value(&parameters).map_err(|e| ModelError::InvalidConfig {
             model: self.kind.name().into(),
@@ -519,6 +539,10 @@ struct Trainer<'a> {
     discriminator_steps: usize,
     lambda: f32,
     last_loss: f64,
+    /// Conditions drawn with the category frequencies rather than training-by-sampling's
+    /// log-frequencies (DP: the real rows' conditions come from their own values, and
+    /// the fake rows' must have the same distribution).
+    frequency_conditions: bool,
     // Buffers.
     gen_pass: GeneratorPass,
     critic_pass: DiscriminatorPass,
@@ -572,6 +596,7 @@ impl<'a> Trainer<'a> {
             discriminator_steps: config.discriminator_steps,
             lambda: config.gradient_penalty as f32,
             last_loss: 0.0,
+            frequency_conditions: false,
             gen_pass: GeneratorPass::default(),
             critic_pass: DiscriminatorPass::default(),
             columns: Vec::new(),
@@ -586,8 +611,13 @@ impl<'a> Trainer<'a> {
         let b = self.batch;
         self.gen_pass.z.resize(b, self.generator.embedding());
         fill_normal(&mut self.gen_pass.z.data, rng);
-        self.sampler
-            .sample_train(b, &mut self.columns, &mut self.gen_pass.hot, rng);
+        if self.frequency_conditions {
+            self.sampler
+                .sample_by_frequency(b, &mut self.columns, &mut self.gen_pass.hot, rng);
+        } else {
+            self.sampler
+                .sample_train(b, &mut self.columns, &mut self.gen_pass.hot, rng);
+        }
     }
 
     /// The critic's conditional inputs for the batch's packs, repeated `copies` times.

@@ -778,6 +778,71 @@ impl Discriminator {
         }
     }
 
+    /// Each of the first `rows` packs' squared gradient norm (every weight and bias) of
+    /// the score weighted by `dy`, added to `out`, for DP-SGD's per-sample clipping
+    /// (`‖x‖²‖δ‖² + ‖δ‖²` per layer, `x` the layer's input with the conditional
+    /// vector's ones and `δ` its pre-activation gradient). Runs after
+    /// [`Discriminator::forward`] on the same pass; overwrites its gradient buffers.
+    pub fn per_sample_sq_norms(
+        &self,
+        pass: &mut DiscriminatorPass,
+        dy: &Matrix,
+        rows: usize,
+        out: &mut [f64],
+    ) {
+        let squared = |v: &[f32]| v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
+        let n = self.hidden.len();
+        let last = &pass.act[n - 1];
+        for (r, slot) in out.iter_mut().enumerate().take(rows) {
+            let g = squared(dy.row(r));
+            *slot += g * (squared(last.row(r)) + 1.0);
+        }
+        linear_input_grad(
+            &self.params,
+            &self.output,
+            rows,
+            0,
+            self.dims[n - 1],
+            dy,
+            &mut pass.d_act,
+            false,
+        );
+        let hot_ones = if self.cond > 0 { self.pac as f64 } else { 0.0 };
+        for l in (0..n).rev() {
+            let linear = self.hidden[l];
+            pass.d_pre.resize(rows, linear.output);
+            for ((d, a), f) in pass
+                .d_pre
+                .data
+                .iter_mut()
+                .zip(&pass.d_act.data)
+                .zip(&pass.factor[l].data)
+            {
+                *d = a * f;
+            }
+            for (r, slot) in out.iter_mut().enumerate().take(rows) {
+                let input = if l == 0 {
+                    squared(pass.input.row(r)) + hot_ones
+                } else {
+                    squared(pass.act[l - 1].row(r))
+                };
+                *slot += squared(pass.d_pre.row(r)) * (input + 1.0);
+            }
+            if l > 0 {
+                linear_input_grad(
+                    &self.params,
+                    &linear,
+                    rows,
+                    0,
+                    linear.input,
+                    &pass.d_pre,
+                    &mut pass.d_act,
+                    false,
+                );
+            }
+        }
+    }
+
     /// The gradient penalty `λ/k Σᵢ (‖∇ₓD(xᵢ)‖ − 1)²` over packs `first..first + k` of a
     /// pass already run forward (their masks and slopes fixed), the gradient taken over
     /// the whole input (features and conditional vectors). Accumulates its weight

@@ -122,6 +122,29 @@ impl CondSampler {
         }
     }
 
+    /// Draws for `rows` rows with each row's discrete column uniform and its category
+    /// with the (empirical or, in a DP fit, noisy) frequencies: the conditions a DP
+    /// critic sees on real rows, whose conditional vector comes from their own values.
+    pub fn sample_by_frequency(
+        &self,
+        rows: usize,
+        columns: &mut Vec<u32>,
+        hot: &mut Vec<u32>,
+        rng: &mut impl Rng,
+    ) {
+        columns.clear();
+        hot.clear();
+        if self.offsets.is_empty() {
+            return;
+        }
+        for _ in 0..rows {
+            let d = rng.random_range(0..self.offsets.len());
+            let k = draw(&self.freq_cdf[d], rng);
+            columns.push(d as u32);
+            hot.push((self.offsets[d] + k) as u32);
+        }
+    }
+
     /// The training probabilities of discrete column `d`'s categories.
     pub fn train_probabilities(&self, d: usize) -> Vec<f64> {
         let cdf = &self.log_cdf[d];

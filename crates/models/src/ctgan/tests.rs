@@ -433,3 +433,63 @@ fn the_generator_follows_the_conditional_vector_without_forcing() {
     // Blue is 15 % of the table; conditioned on it, the generator makes it nearly always.
     assert!(blue > 300, "{blue} of 400 rows are blue");
 }
+
+// --- DP-SGD per-sample norms ----------------------------------------------------------
+
+/// The critic's per-pack squared gradient norms for DP-SGD against each pack's own
+/// backward pass (same dropout masks), with and without a conditional vector.
+#[test]
+fn critic_per_sample_norms_match_each_packs_own_gradient() {
+    for cond in [COND, 0] {
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        let critic = Discriminator::new(1, ROW, cond, &[6, 5], &mut rng);
+        let rows = 5;
+        let mut pass = DiscriminatorPass::default();
+        pass.input = Matrix::from_vec(
+            rows,
+            ROW,
+            (0..rows * ROW)
+                .map(|_| rng.random_range(-1.5..1.5))
+                .collect(),
+        );
+        pass.hot = if cond > 0 {
+            (0..rows)
+                .map(|_| rng.random_range(0..cond) as u32)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        critic.forward(&mut pass, Some(&mut rng));
+        let dy = Matrix::from_vec(rows, 1, (0..rows).map(|r| r as f32 * 0.5 - 1.0).collect());
+        let mut norms = vec![0.0f64; rows];
+        let mut ghost = pass.clone();
+        critic.per_sample_sq_norms(&mut ghost, &dy, rows, &mut norms);
+        for r in 0..rows {
+            let mut single = DiscriminatorPass::default();
+            single.input = Matrix::from_vec(1, ROW, pass.input.row(r).to_vec());
+            single.hot = pass.hot.get(r).map(|&h| vec![h]).unwrap_or_default();
+            single.masks = pass
+                .masks
+                .iter()
+                .zip([6, 5])
+                .map(|(m, width)| m[r * width..(r + 1) * width].to_vec())
+                .collect();
+            let mut own = critic.clone();
+            own.forward::<ChaCha8Rng>(&mut single, None);
+            own.params.zero_grads();
+            let d = Matrix::from_vec(1, 1, vec![dy.data[r]]);
+            own.backward(&mut single, &d, 1, true, false);
+            let expected: f64 = own
+                .params
+                .iter()
+                .flat_map(|p| &p.grad)
+                .map(|&g| f64::from(g) * f64::from(g))
+                .sum();
+            assert!(
+                (norms[r] - expected).abs() <= 1e-4 * expected.max(1e-3),
+                "cond {cond} row {r}: {} vs {expected}",
+                norms[r]
+            );
+        }
+    }
+}

@@ -80,11 +80,11 @@ mod tests {
         let layer = Linear::new(&mut params, "l", 5, 3, &mut rng);
         let x = random(4, 5, &mut rng);
         let dy = random(4, 3, &mut rng);
-        let mut norms = vec![0.0f64; 4];
+        let mut norms = [0.0f64; 4];
         layer.per_sample_sq_norms(&x, &dy, &mut norms);
         let factors = [1.0f32, 0.5, 0.25, 0.0];
-        let mut expected_w = vec![0.0f32; 15];
-        let mut expected_b = vec![0.0f32; 3];
+        let mut expected_w = [0.0f32; 15];
+        let mut expected_b = [0.0f32; 3];
         for r in 0..4 {
             let mut single = ParamSet::default();
             let mut rng2 = ChaCha8Rng::seed_from_u64(11);

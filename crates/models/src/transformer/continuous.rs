@@ -11,6 +11,7 @@ use rand::seq::index::sample as sample_indices;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::grid::QuantileCdf;
 use super::mixture::{BayesianGaussianMixture, MixtureSettings};
 use super::{Activation, TransformerOptions};
 use crate::copula::numeric::{datetime_quantum, decimal_quantum, round_to_quantum};
@@ -22,6 +23,9 @@ use crate::stats::normal;
 const DAY_MS: f64 = 86_400_000.0;
 /// Uniform scores are kept this far from 0 and 1 so that Φ⁻¹ stays moderate.
 const EDGE: f64 = 1e-6;
+/// Normal scores of a DP grid stay within Φ⁻¹(GRID_EDGE) = ±4, where `alpha = z/4` meets
+/// its clip.
+const GRID_EDGE: f64 = 3.167e-5;
 /// `alpha` is clipped to this magnitude, as in CTGAN.
 const ALPHA_LIMIT: f64 = 0.99;
 
@@ -98,6 +102,10 @@ pub struct ContinuousColumn {
     /// With the Gaussian-copula preprocessing: the marginal distribution whose CDF maps
     /// values to normal scores.
     pub marginal: Option<Family>,
+    /// For a DP fit: the DP quantile grid whose CDF maps values to normal scores (the
+    /// mixture is then one standard normal mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<QuantileCdf>,
 }
 
 /// Which cyclical features a datetime column gets.
@@ -204,6 +212,7 @@ impl ContinuousColumn {
             null_count,
             cyclic,
             marginal: marginal.flatten(),
+            grid: None,
         };
         let scores: Vec<f64> = sample.iter().map(|&x| column.score(x)).collect();
         column.mixture = BayesianGaussianMixture::fit(&scores, &settings(options), rng);
@@ -230,8 +239,41 @@ impl ContinuousColumn {
         self.spans().iter().map(|(w, _)| w).sum()
     }
 
+    /// The encoding of a DP fit: values mapped to normal scores through the CDF of the DP
+    /// quantile grid `grid` (values outside `[min, max]`, the grid's ends, are capped), one
+    /// standard normal mode, and a null indicator when `has_nulls`. Nothing here reads
+    /// the data.
+    pub(super) fn from_grid(
+        grid: QuantileCdf,
+        min: f64,
+        max: f64,
+        quantum: Option<f64>,
+        has_nulls: bool,
+        null_count: u64,
+        datetime: bool,
+    ) -> Self {
+        let cyclic = datetime.then_some(CyclicFeatures {
+            time_of_day: quantum.is_none_or(|q| q < DAY_MS),
+        });
+        Self {
+            mixture: BayesianGaussianMixture::standard_normal(),
+            min,
+            max,
+            quantum,
+            has_nulls,
+            null_count,
+            cyclic,
+            marginal: None,
+            grid: Some(grid),
+        }
+    }
+
     /// The value on the mixture's scale.
     fn score(&self, x: f64) -> f64 {
+        if let Some(grid) = &self.grid {
+            let u = grid.cdf(x.clamp(self.min, self.max));
+            return normal::quantile(u.clamp(GRID_EDGE, 1.0 - GRID_EDGE));
+        }
         match &self.marginal {
             Some(family) => normal::quantile(family.cdf_midpoint(x).clamp(EDGE, 1.0 - EDGE)),
             None => x,
@@ -253,8 +295,12 @@ impl ContinuousColumn {
         let Some(x) = value else {
             // Null rows: alpha 0 and a mode drawn by weight, so the mode outputs keep the
             // mixture's proportions; the null indicator decides decoding.
+            // A column fitted without a null indicator (a DP fit whose noisy null count
+            // was below the threshold) encodes a null as alpha 0.
             out[1 + self.mixture.sample_by_weight(rng)] = 1.0;
-            out[null_slot + 1] = 1.0;
+            if self.has_nulls {
+                out[null_slot + 1] = 1.0;
+            }
             return;
         };
         let z = self.score(x);
@@ -282,9 +328,10 @@ impl ContinuousColumn {
         let k = argmax(&row[1..null_slot]);
         let alpha = f64::from(row[0]).clamp(-1.0, 1.0);
         let z = alpha * 4.0 * self.mixture.stds[k] + self.mixture.means[k];
-        let x = match &self.marginal {
-            Some(family) => family.quantile(normal::cdf(z)),
-            None => z,
+        let x = match (&self.grid, &self.marginal) {
+            (Some(grid), _) => grid.inverse_cdf(normal::cdf(z).clamp(0.0, 1.0)),
+            (None, Some(family)) => family.quantile(normal::cdf(z)),
+            (None, None) => z,
         };
         let x = if x.is_finite() {
             x

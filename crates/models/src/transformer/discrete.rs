@@ -37,6 +37,11 @@ pub struct DiscreteEncoding {
     pub categories: Vec<Value>,
     /// The layout.
     pub layout: CategoryLayout,
+    /// For a DP fit: the index of the OTHER slot that values outside `categories` (and
+    /// nulls, when there is no null category) encode as. `None`: such values take the
+    /// most frequent category (index 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<u32>,
 }
 
 /// A value's key for matching categories; nulls are matched separately.
@@ -93,11 +98,19 @@ impl DiscreteEncoding {
             .iter()
             .map(|c| c.map_or(null_code, |c| rank[c as usize]))
             .collect();
-        Ok((Self { categories, layout }, frequencies, rows))
+        Ok((
+            Self {
+                categories,
+                layout,
+                other: None,
+            },
+            frequencies,
+            rows,
+        ))
     }
 
     /// Each row's category index for another table's column. Values never seen while
-    /// fitting get the most frequent category (index 0).
+    /// fitting get the OTHER slot of a DP fit, else the most frequent category (index 0).
     pub(super) fn codes(&self, column: &str, array: &dyn Array) -> Result<Vec<u32>> {
         let (seen, codes) = encode_categories(column, array)?;
         let null_index = self.categories.iter().position(|v| *v == Value::Null);
@@ -108,11 +121,12 @@ impl DiscreteEncoding {
             .filter(|(_, v)| **v != Value::Null)
             .map(|(i, v)| (key(v), i as u32))
             .collect();
+        let unknown = self.other.unwrap_or(0);
         let mapped: Vec<u32> = seen
             .iter()
-            .map(|v| index.get(&key(v)).copied().unwrap_or(0))
+            .map(|v| index.get(&key(v)).copied().unwrap_or(unknown))
             .collect();
-        let null_code = null_index.map_or(0, |i| i as u32);
+        let null_code = null_index.map_or(unknown, |i| i as u32);
         Ok(codes
             .into_iter()
             .map(|c| c.map_or(null_code, |c| mapped[c as usize]))
@@ -175,7 +189,7 @@ impl DiscreteEncoding {
 }
 
 /// The fewest base-`base` digits that can write every rank below `count` (at least one).
-fn digits_for(count: usize, base: usize) -> usize {
+pub(super) fn digits_for(count: usize, base: usize) -> usize {
     let mut digits = 1;
     let mut capacity = base;
     while capacity < count {

@@ -141,6 +141,12 @@ impl BayesianGaussianMixture {
         )
     }
 
+    /// One standard normal component (the single mode of a DP transformer's normal
+    /// scores).
+    pub fn standard_normal() -> Self {
+        Self::single(0.0, 1.0)
+    }
+
     fn single(mean: f64, std: f64) -> Self {
         Self {
             weights: vec![1.0],

@@ -21,6 +21,8 @@
 pub mod calibration;
 mod continuous;
 mod discrete;
+mod dp;
+pub mod grid;
 pub mod mixture;
 mod options;
 mod parallel;
@@ -33,6 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
+pub use dp::null_threshold;
 pub use mixture::BayesianGaussianMixture;
 pub use options::TransformerOptions;
 

@@ -7,9 +7,15 @@
 //! resume). Sampling decodes standard-normal latent codes, adds the learned per-column
 //! noise to the scalars and inverts the transformer. Conditions fall back to the shared
 //! rejection sampler (a VAE has no conditional input).
+//!
+//! With a `privacy` section in the config the fit is DP-TVAE (`private.rs`): DP column
+//! statistics build the transformer, then DP-SGD trains the whole model with per-sample
+//! clipping ([`clipped`]); the model keeps the privacy report.
 
+pub mod clipped;
 mod config;
 pub mod network;
+mod private;
 #[cfg(test)]
 mod tests;
 
@@ -19,11 +25,12 @@ use arrow::array::RecordBatch;
 use candle_core::Device;
 use mirage_core::records::ModelKind;
 use mirage_core::{Schema, Table, Value};
+use mirage_privacy::PrivacyReport;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::TvaeConfig;
+pub use config::{DP_BATCH, DP_EPOCHS, TvaeConfig};
 
 use self::network::{TvaeNetwork, Workspace};
 use crate::error::{ModelError, Result};
@@ -39,6 +46,9 @@ use crate::transformer::{DataTransformer, Encoded};
 struct Parameters {
     transformer: DataTransformer,
     training: Option<TrainingOutcome>,
+    /// What a DP fit spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    privacy: Option<PrivacyReport>,
 }
 
 /// A fitted TVAE.
@@ -48,6 +58,7 @@ pub struct Tvae {
     transformer: DataTransformer,
     network: TvaeNetwork,
     training: Option<TrainingOutcome>,
+    privacy: Option<PrivacyReport>,
 }
 
 /// Latent codes per calibration round ([`TvaeNetwork::calibrate_categories`]).
@@ -180,6 +191,16 @@ impl Tvae {
     pub fn fit(table: &Table, config: TvaeConfig, context: &mut FitContext) -> Result<Self> {
         config.validate()?;
         crate::synthesizer::ensure_not_empty(table)?;
+        if let Some(settings) = config.dp_settings()? {
+            let fit = private::fit(table, &config, &settings, context)?;
+            return Ok(Self {
+                config,
+                transformer: fit.transformer,
+                network: fit.network,
+                training: fit.training,
+                privacy: Some(fit.report),
+            });
+        }
         let rows = table.num_rows();
         let transformer: DataTransformer =
             match training::checkpoint::resumed_encoder(&config.training)? {
@@ -251,6 +272,7 @@ impl Tvae {
             transformer,
             network,
             training,
+            privacy: None,
         })
     }
 
@@ -281,6 +303,7 @@ impl Tvae {
             transformer: parameters.transformer,
             network,
             training: parameters.training,
+            privacy: parameters.privacy,
         })
     }
 
@@ -336,6 +359,10 @@ impl Synthesizer for Tvae {
         self.transformer.category_set(column)
     }
 
+    fn privacy_report(&self) -> Option<PrivacyReport> {
+        self.privacy.clone()
+    }
+
     fn numeric_range(&self, column: &str) -> Option<(f64, f64)> {
         self.transformer.numeric_range(column)
     }
@@ -350,6 +377,7 @@ impl Synthesizer for Tvae {
         let parameters = Parameters {
             transformer: self.transformer.clone(),
             training: self.training.clone(),
+            privacy: self.privacy.clone(),
         };
         serde_json::to_value(&parameters).map_err(|e| corrupt(e.to_string()))
     }

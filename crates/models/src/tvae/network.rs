@@ -26,33 +26,33 @@ pub const SIGMA_MAX: f32 = 1.0;
 pub struct TvaeNetwork {
     /// Every weight.
     pub params: ParamSet,
-    encoder: Vec<Linear>,
+    pub(super) encoder: Vec<Linear>,
     /// `hidden → 2·latent`: μ then log σ².
-    stats: Linear,
-    decoder: Vec<Linear>,
-    output: Linear,
+    pub(super) stats: Linear,
+    pub(super) decoder: Vec<Linear>,
+    pub(super) output: Linear,
     /// σ per encoded column.
-    sigma: ParamId,
-    latent: usize,
-    width: usize,
+    pub(super) sigma: ParamId,
+    pub(super) latent: usize,
+    pub(super) width: usize,
 }
 
 /// The buffers of one training step, kept across steps.
 #[derive(Debug, Default)]
 pub struct Workspace {
-    encoder: Vec<Matrix>,
-    stats: Matrix,
-    noise: Matrix,
+    pub(super) encoder: Vec<Matrix>,
+    pub(super) stats: Matrix,
+    pub(super) noise: Matrix,
     /// exp(½ log σ²) of each code, kept for the backward pass.
-    std: Matrix,
-    z: Matrix,
-    decoder: Vec<Matrix>,
-    output: Matrix,
-    d_output: Matrix,
-    d_hidden: Matrix,
-    d_next: Matrix,
-    d_stats: Matrix,
-    d_z: Matrix,
+    pub(super) std: Matrix,
+    pub(super) z: Matrix,
+    pub(super) decoder: Vec<Matrix>,
+    pub(super) output: Matrix,
+    pub(super) d_output: Matrix,
+    pub(super) d_hidden: Matrix,
+    pub(super) d_next: Matrix,
+    pub(super) d_stats: Matrix,
+    pub(super) d_z: Matrix,
 }
 
 impl TvaeNetwork {
@@ -128,7 +128,7 @@ impl TvaeNetwork {
 
     /// Runs the decoder on the latent codes in `work.z`, leaving the raw outputs x̂ in
     /// `work.output`.
-    fn decode(&self, work: &mut Workspace) {
+    pub(super) fn decode(&self, work: &mut Workspace) {
         work.decoder
             .resize_with(self.decoder.len(), Matrix::default);
         for i in 0..self.decoder.len() {
@@ -154,14 +154,27 @@ impl TvaeNetwork {
         rng: &mut ChaCha8Rng,
         denominator: usize,
     ) -> f64 {
+        work.noise.resize(x.rows, self.latent);
+        fill_standard_normal(&mut work.noise.data, rng);
+        self.loss_and_gradients_given_noise(x, spans, factor, work, denominator)
+    }
+
+    /// [`Self::loss_and_gradients`] with the reparameterisation noise already in
+    /// `work.noise` (`rows × latent`).
+    pub(super) fn loss_and_gradients_given_noise(
+        &mut self,
+        x: &Matrix,
+        spans: &[Span],
+        factor: f32,
+        work: &mut Workspace,
+        denominator: usize,
+    ) -> f64 {
         let rows = x.rows;
         let latent = self.latent;
         self.encode(x, work);
         // Reparameterise: z = μ + ε·exp(½ log σ²).
-        work.noise.resize(rows, latent);
         work.std.resize(rows, latent);
         work.z.resize(rows, latent);
-        fill_standard_normal(&mut work.noise.data, rng);
         let mut kl = 0.0f64;
         for r in 0..rows {
             let s = work.stats.row(r);
@@ -328,7 +341,7 @@ impl TvaeNetwork {
     }
 
     /// Runs the encoder on `x`, leaving (μ, log σ²) in `work.stats`.
-    fn encode(&self, x: &Matrix, work: &mut Workspace) {
+    pub(super) fn encode(&self, x: &Matrix, work: &mut Workspace) {
         work.encoder
             .resize_with(self.encoder.len(), Matrix::default);
         for i in 0..self.encoder.len() {
@@ -389,7 +402,7 @@ impl TvaeNetwork {
 }
 
 /// Fills `out` with standard normal draws.
-fn fill_standard_normal(out: &mut [f32], rng: &mut impl Rng) {
+pub(super) fn fill_standard_normal(out: &mut [f32], rng: &mut impl Rng) {
     for v in out {
         *v = StandardNormal.sample(rng);
     }

@@ -183,3 +183,115 @@ fn two_shares_of_a_batch_add_up_to_the_whole_batch() {
         }
     }
 }
+
+/// The clipped per-sample gradients of the ghost-norm pass against a brute force: each
+/// row's whole gradient (encoder, decoder, σ) from its own backward pass, its norm, its
+/// clipping factor, and the clipped sum.
+#[test]
+fn clipped_gradients_match_a_row_by_row_brute_force() {
+    use super::clipped::ClipBuffers;
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let x = batch(&mut rng);
+    let network = TvaeNetwork::new(7, &[8, 6], &[5, 4], 3, &mut rng);
+    let noise: Vec<f32> = (0..x.rows * 3)
+        .map(|_| rng.random_range(-1.5..1.5))
+        .collect();
+    let factor = 2.0;
+    // Brute force, one row at a time.
+    let mut norms = Vec::new();
+    let mut per_row: Vec<Vec<Vec<f32>>> = Vec::new();
+    for r in 0..x.rows {
+        let mut single = network.clone();
+        single.params.zero_grads();
+        let mut work = Workspace {
+            noise: Matrix::from_vec(1, 3, noise[r * 3..(r + 1) * 3].to_vec()),
+            ..Default::default()
+        };
+        let xr = Matrix::from_vec(1, 7, x.row(r).to_vec());
+        single.loss_and_gradients_given_noise(&xr, &spans(), factor, &mut work, 1);
+        let grads: Vec<Vec<f32>> = single.params.iter().map(|p| p.grad.clone()).collect();
+        let norm: f64 = grads
+            .iter()
+            .flatten()
+            .map(|&g| f64::from(g) * f64::from(g))
+            .sum();
+        norms.push(norm);
+        per_row.push(grads);
+    }
+    let mut sorted = norms.clone();
+    sorted.sort_by(f64::total_cmp);
+    // A clip between the norms: some rows are clipped, some are not.
+    let clip = sorted[x.rows / 2].sqrt();
+    let mut expected: Vec<Vec<f32>> = per_row[0].iter().map(|g| vec![0.0; g.len()]).collect();
+    for (r, grads) in per_row.iter().enumerate() {
+        let f = (clip / norms[r].sqrt()).min(1.0) as f32;
+        for (e, g) in expected.iter_mut().zip(grads) {
+            for (a, b) in e.iter_mut().zip(g) {
+                *a += f * b;
+            }
+        }
+    }
+    let mut ghost = network.clone();
+    ghost.params.zero_grads();
+    let mut work = Workspace {
+        noise: Matrix::from_vec(x.rows, 3, noise.clone()),
+        ..Default::default()
+    };
+    let mut buffers = ClipBuffers::default();
+    ghost.clipped_gradients_given_noise(&x, &spans(), factor, clip, &mut work, &mut buffers);
+    for (r, (&a, &b)) in buffers.norms().iter().zip(&norms).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * b.max(1e-3),
+            "row {r}: norm² {a} vs {b}"
+        );
+    }
+    let sigma_name = "decoder.sigma";
+    let mut sigma_checked = false;
+    for (p, e) in ghost.params.iter().zip(&expected) {
+        sigma_checked |= p.name == sigma_name && e.iter().any(|v| *v != 0.0);
+        for (g, want) in p.grad.iter().zip(e) {
+            assert!(
+                (g - want).abs() <= 1e-4 * want.abs().max(1e-2),
+                "{}: {g} vs {want}",
+                p.name
+            );
+        }
+    }
+    assert!(sigma_checked, "the σ gradients take part");
+}
+
+#[test]
+fn dp_settings_are_checked_with_the_config() {
+    let dp = |privacy: serde_json::Value| serde_json::json!({ "privacy": privacy });
+    for (json, field) in [
+        (
+            dp(serde_json::json!({"epsilon": 0.0, "delta": 1e-5})),
+            "privacy.epsilon",
+        ),
+        (
+            dp(serde_json::json!({"epsilon": 1.0, "delta": 1.0})),
+            "privacy.delta",
+        ),
+        (
+            dp(serde_json::json!({"epsilon": 1.0, "delta": 1e-5, "clip_norm": 0.0})),
+            "privacy.clip_norm",
+        ),
+        (
+            serde_json::json!({
+                "privacy": {"epsilon": 1.0, "delta": 1e-5},
+                "training": {"resume_from": "/tmp/checkpoint"}
+            }),
+            "training.resume_from",
+        ),
+    ] {
+        match TvaeConfig::from_json(&json) {
+            Err(ModelError::InvalidConfig { field: f, .. }) => assert_eq!(f, field, "{json}"),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+    let config = TvaeConfig::from_json(&dp(serde_json::json!({"epsilon": 1.0, "delta": 1e-5})))
+        .expect("config");
+    assert_eq!(config.training.max_epochs, super::DP_EPOCHS);
+    assert_eq!(config.training.batch_size, super::DP_BATCH);
+    assert!(config.dp_settings().expect("settings").is_some());
+}

@@ -18,7 +18,7 @@ use tracing::info;
 use super::network::Network;
 use super::{ArgnConfig, ColumnCodec, TabularArgn, encode_column, fit_codec, layout_of};
 use crate::dp::{DpSettings, DpStatistics};
-use crate::error::{ModelError, Result};
+use crate::error::Result;
 use crate::progress::{FitContext, ProgressEvent};
 
 /// Fits TabularARGN with differential privacy.
@@ -33,11 +33,7 @@ pub fn fit(
     let mut secret = crate::dp::secret_rng()?;
     let all: Vec<usize> = (0..schema.len()).collect();
     let stats = DpStatistics::measure(table, &all, &settings, &mut tracker, &mut secret)?;
-    if settings.strict && !tracker.not_dp_reasons().is_empty() {
-        return Err(ModelError::NotPrivate {
-            reasons: tracker.not_dp_reasons().to_vec(),
-        });
-    }
+    crate::dp::ensure_private(&tracker, &settings)?;
     let mut columns = Vec::with_capacity(schema.len());
     for (index, column) in schema.columns.iter().enumerate() {
         context.check_cancelled()?;
