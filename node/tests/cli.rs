@@ -1,38 +1,8 @@
 //! The `mirage` binary as a user runs it.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn mirage(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirage"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn succeed(args: &[&str], dir: &Path) -> (String, String) {
-    let out = mirage(args, dir);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "mirage {args:?} failed\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    (stdout, stderr)
-}
-
-fn fail(args: &[&str], dir: &Path) -> String {
-    let out = mirage(args, dir);
-    assert!(!out.status.success(), "mirage {args:?} should fail");
-    let stderr = text(&out.stderr);
-    assert!(stderr.lines().any(|l| l.starts_with("error: ")), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
+use common::{fail, succeed};
 
 #[test]
 fn synth_on_the_demo_writes_rows_a_report_and_a_summary() {

@@ -2,39 +2,14 @@
 //! reserved before training, committed after, refused past the budget, and released
 //! when the run cannot be DP.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn mirage(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirage"))
-        .args(args)
-        .current_dir(dir)
-        .env("MIRAGE_DATA_DIR", dir.join("state"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::fail;
 
 fn succeed(args: &[&str], dir: &Path) -> String {
-    let out = mirage(args, dir);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "mirage {args:?} failed\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    stdout
-}
-
-fn fail(args: &[&str], dir: &Path) -> String {
-    let out = mirage(args, dir);
-    assert!(!out.status.success(), "mirage {args:?} should fail");
-    let stderr = text(&out.stderr);
-    assert!(stderr.lines().any(|l| l.starts_with("error: ")), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
+    common::succeed(args, dir).0
 }
 
 /// 800 rows: a plan, its price (correlated), a region and, optionally, free-text notes.

@@ -1,33 +1,15 @@
 //! `mirage privacy epsilon|noise`, the DP-SGD calculator, as a user runs it.
 
-use std::process::{Command, Output};
-
-fn mirage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirage"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
 
 fn succeed(args: &[&str]) -> String {
-    let out = mirage(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "mirage {args:?} failed\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    stdout
+    common::succeed(args, &std::env::temp_dir()).0
 }
 
 /// Fails with an `error:` line that names `flag`, and no panic.
 fn fail(args: &[&str], flag: &str) {
-    let out = mirage(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "mirage {args:?} should fail");
-    assert!(stderr.lines().any(|l| l.starts_with("error: ")), "{stderr}");
+    let stderr = common::fail(args, &std::env::temp_dir());
     assert!(stderr.contains(flag), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
@@ -182,18 +164,21 @@ fn bad_values_name_their_flag() {
 fn an_unreachable_target_is_an_error_not_a_panic() {
     // A billion full-batch steps at ε = 1e-5 would need σ ≈ 2e10, beyond the solver's
     // range (σ ≤ 1e6).
-    let out = mirage(&[
-        "privacy",
-        "noise",
-        "--sample-rate",
-        "1",
-        "--steps",
-        "1000000000",
-        "--epsilon",
-        "0.00001",
-        "--delta",
-        "1e-10",
-    ]);
+    let out = common::mirage(
+        &[
+            "privacy",
+            "noise",
+            "--sample-rate",
+            "1",
+            "--steps",
+            "1000000000",
+            "--epsilon",
+            "0.00001",
+            "--delta",
+            "1e-10",
+        ],
+        &std::env::temp_dir(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");

@@ -114,19 +114,9 @@ pub fn gumbel_argmax(log_weights: &[f64], rng: &mut impl Rng) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// Differentially private quantiles by the exponential mechanism (Smith, 2011): values
-/// are clamped to `[lower, upper]`, and quantile p picks the gap between consecutive
-/// sorted values with probability ∝ length · exp(−ε|rank − p·n|/2), then a point
-/// uniformly inside it. Each quantile is ε-DP with ε = √(8ρ/k) for k quantiles, so
-/// the whole call is ρ-zCDP. The result is sorted (post-processing).
-pub fn dp_quantiles(
-    values: &[f64],
-    lower: f64,
-    upper: f64,
-    quantiles: &[f64],
-    rho: f64,
-    rng: &mut impl Rng,
-) -> Result<Vec<f64>> {
+/// Checks the arguments of the DP quantile mechanisms and returns the ε of each of the
+/// k quantiles, √(8ρ/k) (`None` when none is asked for).
+fn quantile_epsilon(lower: f64, upper: f64, quantiles: &[f64], rho: f64) -> Result<Option<f64>> {
     if !(lower.is_finite() && upper.is_finite() && lower < upper) {
         return Err(invalid(
             "bounds",
@@ -140,9 +130,27 @@ pub fn dp_quantiles(
         return Err(invalid("quantile", format!("{p} is not in [0, 1]")));
     }
     if quantiles.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let epsilon = (8.0 * rho / quantiles.len() as f64).sqrt();
+    Ok(Some((8.0 * rho / quantiles.len() as f64).sqrt()))
+}
+
+/// Differentially private quantiles by the exponential mechanism (Smith, 2011): values
+/// are clamped to `[lower, upper]`, and quantile p picks the gap between consecutive
+/// sorted values with probability ∝ length · exp(−ε|rank − p·n|/2), then a point
+/// uniformly inside it. Each quantile is ε-DP with ε = √(8ρ/k) for k quantiles, so
+/// the whole call is ρ-zCDP. The result is sorted (post-processing).
+pub fn dp_quantiles(
+    values: &[f64],
+    lower: f64,
+    upper: f64,
+    quantiles: &[f64],
+    rho: f64,
+    rng: &mut impl Rng,
+) -> Result<Vec<f64>> {
+    let Some(epsilon) = quantile_epsilon(lower, upper, quantiles, rho)? else {
+        return Ok(Vec::new());
+    };
     let mut sorted: Vec<f64> = values
         .iter()
         .filter(|v| !v.is_nan())
@@ -192,28 +200,15 @@ pub fn dp_quantiles_discrete(
     rho: f64,
     rng: &mut impl Rng,
 ) -> Result<Vec<f64>> {
-    if !(lower.is_finite() && upper.is_finite() && lower < upper) {
-        return Err(invalid(
-            "bounds",
-            format!("[{lower}, {upper}] is not a finite interval"),
-        ));
-    }
+    let Some(epsilon) = quantile_epsilon(lower, upper, quantiles, rho)? else {
+        return Ok(Vec::new());
+    };
     if !(quantum > 0.0 && quantum.is_finite()) {
         return Err(invalid(
             "quantum",
             format!("{quantum} is not a positive number"),
         ));
     }
-    if !(rho > 0.0 && rho.is_finite()) {
-        return Err(invalid("rho", format!("{rho} is not a positive number")));
-    }
-    if let Some(p) = quantiles.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-        return Err(invalid("quantile", format!("{p} is not in [0, 1]")));
-    }
-    if quantiles.is_empty() {
-        return Ok(Vec::new());
-    }
-    let epsilon = (8.0 * rho / quantiles.len() as f64).sqrt();
     // The grid is the multiples of the quantum (whole days stay whole days).
     let (lower, upper) = {
         let (a, b) = (
