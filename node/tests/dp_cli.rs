@@ -254,3 +254,57 @@ fn declared_public_facts_are_used_and_the_demo_defaults_to_mst_at_small_epsilon(
         "declared facts cost nothing: {events:?}"
     );
 }
+
+#[test]
+fn dp_sgd_models_train_through_the_cli_and_non_dp_models_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    write_csv(dir, "plans.csv", false);
+    for model in ["tabular-argn", "tvae", "ctgan"] {
+        let out = format!("{model}.csv");
+        let stdout = succeed(
+            &[
+                "synth",
+                "plans.csv",
+                "--epsilon",
+                "2",
+                "--model",
+                model,
+                "--epochs",
+                "2",
+                "--dataset",
+                model,
+                "--out",
+                &out,
+            ],
+            dir,
+        );
+        assert!(stdout.contains("by RDP"), "{model}: {stdout}");
+        assert!(stdout.contains("by PRV"), "{model}: {stdout}");
+        let view = budget_json(dir, model);
+        let spent = view["committed"]["epsilon"].as_f64().expect("spent");
+        assert!(spent > 0.0 && spent <= 2.0, "{model}: {view}");
+        let log = view["log"].as_array().expect("log");
+        let commit = log
+            .iter()
+            .find(|e| e["event"]["kind"] == "committed")
+            .expect("a commit");
+        assert!(
+            commit["event"]["mechanisms"].as_array().is_some_and(|m| m
+                .iter()
+                .any(|e| e["label"].as_str().is_some_and(|l| l.starts_with("dp-sgd")))),
+            "{model}: {commit}"
+        );
+        assert_eq!(commit["event"]["rdp"].as_array().map(Vec::len), Some(155));
+    }
+    for model in ["gaussian-copula", "tab-ddpm", "copula-gan"] {
+        let err = fail(
+            &["synth", "plans.csv", "--epsilon", "2", "--model", model],
+            dir,
+        );
+        assert!(
+            err.contains("cannot train with differential privacy"),
+            "{err}"
+        );
+    }
+}
