@@ -2,62 +2,45 @@
 //! target, the report survives save → restore, and the DP-only refusals (packing,
 //! resume, free text in strict mode).
 
+mod common;
+
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray};
+use mirage_core::Table;
 use mirage_core::records::ModelKind;
 use mirage_core::schema::{ColumnKind, ColumnSchema, PhysicalType};
-use mirage_core::{Schema, Table};
-use mirage_models::{FitContext, ModelError, SampleRequest, Synthesizer, sample_all};
-use mirage_privacy::Mechanism;
+use mirage_models::{ModelError, Synthesizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde_json::json;
 
-const COLORS: [&str; 3] = ["red", "green", "blue"];
+use common::{COLORS, assert_refuses_free_text, assert_samples_and_restores, color, dpsgd};
 
 /// 400 rows: a colour, a number that depends on it (with a few nulls) and a flag.
 fn table(with_text: bool) -> Table {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let (mut color, mut amount, mut flag, mut text) = (vec![], vec![], vec![], vec![]);
-    for i in 0..400 {
-        let c = match rng.random::<f64>() {
-            u if u < 0.6 => 0,
-            u if u < 0.9 => 1,
-            _ => 2,
-        };
+    let rows = 400;
+    let (mut colors, mut amount, mut flag) = (vec![], vec![], vec![]);
+    for _ in 0..rows {
+        let c = color(&mut rng);
         let z: f64 = rng.sample(StandardNormal);
-        color.push(COLORS[c]);
+        colors.push(COLORS[c]);
         amount.push((rng.random::<f64>() > 0.05).then_some(10.0 * c as f64 + z));
         flag.push(z > 0.0);
-        text.push(if i % 2 == 0 {
-            "a quick fox"
-        } else {
-            "the lazy dog"
-        });
     }
-    let mut columns = vec![
+    let columns = vec![
         ColumnSchema::new("color", ColumnKind::Categorical, PhysicalType::Utf8),
         ColumnSchema::new("amount", ColumnKind::Float, PhysicalType::Float64),
         ColumnSchema::new("flag", ColumnKind::Boolean, PhysicalType::Boolean),
     ];
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(color)),
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(colors)),
         Arc::new(Float64Array::from(amount)),
         Arc::new(BooleanArray::from(flag)),
     ];
-    if with_text {
-        columns.push(ColumnSchema::new(
-            "note",
-            ColumnKind::Text,
-            PhysicalType::Utf8,
-        ));
-        arrays.push(Arc::new(StringArray::from(text)));
-    }
-    let schema = Schema::new(columns).expect("schema");
-    let batch = RecordBatch::try_new(schema.arrow_schema(), arrays).expect("batch");
-    Table::new(schema, vec![batch]).expect("table")
+    common::table(columns, arrays, rows, with_text)
 }
 
 /// A small DP config: two epochs of expected batch 50.
@@ -72,7 +55,7 @@ fn config(privacy: serde_json::Value) -> serde_json::Value {
 }
 
 fn fit(table: &Table, config: &serde_json::Value) -> mirage_models::Result<Box<dyn Synthesizer>> {
-    mirage_models::fit(ModelKind::Ctgan, table, config, &mut FitContext::default())
+    common::fit(ModelKind::Ctgan, table, config)
 }
 
 #[test]
@@ -90,33 +73,13 @@ fn the_dp_critic_spends_the_target_and_the_report_is_kept() {
     for column in ["color", "amount", "flag"] {
         assert!(labels.iter().any(|l| l.contains(column)), "{labels:?}");
     }
-    let dpsgd = report
-        .events
-        .iter()
-        .find(|e| e.label.contains("dp-sgd"))
-        .expect("a DP-SGD event");
-    let Mechanism::SubsampledGaussian {
-        sample_rate, steps, ..
-    } = dpsgd.mechanism
-    else {
-        panic!("DP-SGD is a subsampled Gaussian: {dpsgd:?}");
-    };
+    let (sample_rate, _, steps) = dpsgd(&report);
     assert!(
         (sample_rate - 50.0 / 400.0).abs() < 0.05,
         "q = {sample_rate}"
     );
-    assert!((14..=20).contains(&steps), "{dpsgd:?}");
-    let rows = sample_all(model.as_ref(), &SampleRequest::new(100, 4)).expect("sample");
-    assert_eq!(rows.iter().map(RecordBatch::num_rows).sum::<usize>(), 100);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("model");
-    mirage_models::save_model(model.as_ref(), &path).expect("save");
-    let restored = mirage_models::load_model(&path).expect("load");
-    assert_eq!(restored.privacy_report(), Some(report));
-    assert_eq!(
-        sample_all(restored.as_ref(), &SampleRequest::new(50, 9)).expect("sample"),
-        sample_all(model.as_ref(), &SampleRequest::new(50, 9)).expect("sample")
-    );
+    assert!((14..=20).contains(&steps), "{steps} steps");
+    assert_samples_and_restores(model.as_ref(), report, 100, 4);
 }
 
 #[test]
@@ -148,13 +111,8 @@ fn dp_only_settings_are_checked() {
 
 #[test]
 fn free_text_is_refused_in_strict_mode() {
-    match fit(
+    assert_refuses_free_text(fit(
         &table(true),
         &config(json!({"epsilon": 1.0, "delta": 1e-5})),
-    ) {
-        Err(ModelError::NotPrivate { reasons }) => {
-            assert!(reasons.iter().any(|r| r.contains("note")), "{reasons:?}");
-        }
-        other => panic!("{other:?}"),
-    }
+    ));
 }

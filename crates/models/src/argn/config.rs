@@ -90,7 +90,7 @@ const DP_LEARNING_RATE: f64 = 5e-3;
 impl ArgnConfig {
     /// The defaults of a DP fit: larger batches than without DP (the noise is added once
     /// per batch, so its share of the mean gradient shrinks with the batch) and a fixed
-    /// number of epochs, measured on Adult with `examples/dp_argn_adult.rs`. A config
+    /// number of epochs, measured on Adult with `examples/deep_adult.rs` and a `privacy` config. A config
     /// built in code with `privacy` set should start from these, not [`Self::default`].
     pub fn dp_defaults() -> Self {
         let base = Self::default();

@@ -250,6 +250,35 @@ fn encode_column(
         .collect())
 }
 
+/// The schema indexes of the token columns: the network's columns.
+fn network_columns(columns: &[ColumnCodec]) -> Vec<usize> {
+    (0..columns.len())
+        .filter(|&i| matches!(columns[i], ColumnCodec::Tokens(_)))
+        .collect()
+}
+
+/// The tokens of each network column of `table` (`tokens[column][row]`), with
+/// `missing(encoder)` for a value that has no token.
+fn encode_tokens(
+    table: &Table,
+    columns: &[ColumnCodec],
+    network_columns: &[usize],
+    missing: impl Fn(&TokenEncoder) -> u32,
+) -> Result<Vec<Vec<u32>>> {
+    let mut tokens = Vec::with_capacity(network_columns.len());
+    for &index in network_columns {
+        let ColumnCodec::Tokens(encoder) = &columns[index] else {
+            continue;
+        };
+        let array = table.column(index)?;
+        let name = &table.schema().columns[index].name;
+        let encoded = encode_column(encoder, name, array.as_ref())?;
+        let fallback = missing(encoder);
+        tokens.push(encoded.into_iter().map(|t| t.unwrap_or(fallback)).collect());
+    }
+    Ok(tokens)
+}
+
 impl TabularArgn {
     /// Fits the model on every column of `table`.
     pub fn fit(table: &Table, config: ArgnConfig, context: &mut FitContext) -> Result<Self> {
@@ -290,18 +319,8 @@ impl TabularArgn {
                 message: "the checkpoint was written for a table with other columns".into(),
             });
         }
-        let network_columns: Vec<usize> = (0..columns.len())
-            .filter(|&i| matches!(columns[i], ColumnCodec::Tokens(_)))
-            .collect();
-        let mut tokens: Vec<Vec<u32>> = Vec::with_capacity(network_columns.len());
-        for &index in &network_columns {
-            let ColumnCodec::Tokens(encoder) = &columns[index] else {
-                continue;
-            };
-            let array = table.column(index)?;
-            let encoded = encode_column(encoder, &schema.columns[index].name, array.as_ref())?;
-            tokens.push(encoded.into_iter().map(|t| t.unwrap_or(0)).collect());
-        }
+        let network_columns = network_columns(&columns);
+        let tokens = encode_tokens(table, &columns, &network_columns, |_| 0)?;
         context.report(ProgressEvent {
             stage: "encoding",
             step: 1,
@@ -331,16 +350,28 @@ impl TabularArgn {
                 context,
             )?)
         };
+        Self::assemble(config, schema, columns, network, training, None)
+    }
+
+    /// The model around its network, trained or loaded.
+    fn assemble(
+        config: ArgnConfig,
+        schema: Schema,
+        columns: Vec<ColumnCodec>,
+        network: Network,
+        training: Option<TrainingOutcome>,
+        privacy: Option<PrivacyReport>,
+    ) -> Result<Self> {
         let heads = network.heads()?;
         Ok(Self {
             config,
             schema,
+            network_columns: network_columns(&columns),
             columns,
-            network_columns,
             network,
             heads,
             training,
-            privacy: None,
+            privacy,
         })
     }
 
@@ -378,20 +409,14 @@ impl TabularArgn {
                 .ok_or_else(|| corrupt(format!("weights have no tensor {name}")))?;
             var.set(tensor).map_err(|e| corrupt(e.to_string()))?;
         }
-        let heads = network.heads()?;
-        let network_columns = (0..parameters.columns.len())
-            .filter(|&i| matches!(parameters.columns[i], ColumnCodec::Tokens(_)))
-            .collect();
-        Ok(Self {
+        Self::assemble(
             config,
             schema,
-            columns: parameters.columns,
-            network_columns,
+            parameters.columns,
             network,
-            heads,
-            training: parameters.training,
-            privacy: parameters.privacy,
-        })
+            parameters.training,
+            parameters.privacy,
+        )
     }
 
     /// How training went (`None` for a table with no modelled column, and for a DP fit:

@@ -88,6 +88,33 @@ pub struct Network {
     b2: Var,
 }
 
+/// A tensor's values, flattened.
+fn flat(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(candle_error)
+}
+
+/// One batch's backward pass.
+struct Backward {
+    /// The summed cross-entropy over rows and heads.
+    loss: f64,
+    /// Aligned with [`Network::parameters`].
+    gradients: Vec<Tensor>,
+    /// With clipping: each row's squared gradient norm before it.
+    squared_norms: Option<Vec<f64>>,
+}
+
+/// The intermediate gradients of a batch, row by row: what clipping scales.
+struct RowGradients<'a> {
+    /// d(loss)/d(logits), packed like the logits.
+    logits: &'a mut [f32],
+    /// d(loss)/d(hidden pre-activations) `(J, B, H)`.
+    hidden: &'a mut [f32],
+    /// d(loss)/d(masked inputs) `(J, B, D)`.
+    inputs: &'a mut [f32],
+}
+
 fn var_from(values: Vec<f32>, shape: &[usize]) -> Result<Var> {
     Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu).map_err(candle_error)?)
         .map_err(candle_error)
@@ -234,18 +261,18 @@ impl Network {
             .map_err(candle_error)
     }
 
-    /// Summed cross-entropy of every head, mean over rows, and when `gradients` is set
-    /// d(loss)/d(logits) written into it (packed like the logits).
+    /// Summed cross-entropy of every head over rows, and when `gradients` is set
+    /// d(loss)/d(logits) times `scale` written into it (packed like the logits).
     fn cross_entropy(
         &self,
         logits: &[f32],
         starts: &[usize],
         tokens: &[Vec<u32>],
         rows: usize,
+        scale: f32,
         mut gradients: Option<&mut Vec<f32>>,
     ) -> f64 {
         let mut total = 0.0f64;
-        let scale = 1.0 / rows as f32;
         for (head, &card) in self.layout.cardinalities.iter().enumerate() {
             for (row, &target) in tokens[head].iter().enumerate().take(rows) {
                 let base = starts[head] + row * card;
@@ -263,14 +290,15 @@ impl Network {
                 }
             }
         }
-        total / rows as f64
+        total
     }
 
     /// The mean over rows of the summed cross-entropies of all heads.
     pub fn loss(&self, tokens: &[Vec<u32>], positions: &[Vec<usize>]) -> Result<f64> {
         let inputs = self.masked_inputs(&self.tables()?, tokens, positions)?;
         let (_, logits, starts) = self.forward(&inputs, positions.len())?;
-        Ok(self.cross_entropy(&logits, &starts, tokens, positions.len(), None))
+        let total = self.cross_entropy(&logits, &starts, tokens, positions.len(), 1.0, None);
+        Ok(total / positions.len() as f64)
     }
 
     /// The loss and its gradients, aligned with [`Self::parameters`], by hand: batched
@@ -281,6 +309,19 @@ impl Network {
         tokens: &[Vec<u32>],
         positions: &[Vec<usize>],
     ) -> Result<(f64, Vec<Tensor>)> {
+        let pass = self.backward(tokens, positions, None)?;
+        Ok((pass.loss / positions.len() as f64, pass.gradients))
+    }
+
+    /// The backward pass of one batch. Without `clip_norm`: the gradients of the mean
+    /// loss over rows. With it: the sum over rows of each row's own gradient clipped to
+    /// that norm ([`clipped`]), and the rows' squared norms before clipping.
+    fn backward(
+        &self,
+        tokens: &[Vec<u32>],
+        positions: &[Vec<usize>],
+        clip_norm: Option<f64>,
+    ) -> Result<Backward> {
         let layout = &self.layout;
         let (j, d, h, c, b) = (
             layout.columns(),
@@ -289,21 +330,71 @@ impl Network {
             layout.max_cardinality,
             positions.len(),
         );
+        let cpu = &Device::Cpu;
         let tables = self.tables()?;
         let inputs = self.masked_inputs(&tables, tokens, positions)?;
         let (hidden, logits, starts) = self.forward(&inputs, b)?;
-        let flat = |t: &Tensor| {
-            t.flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(candle_error)
+        let hidden_values = flat(&hidden)?;
+        // The mean over rows; to clip, each row's own gradient.
+        let scale = if clip_norm.is_some() {
+            1.0
+        } else {
+            1.0 / b as f32
         };
         let mut d_logits = vec![0.0f32; logits.len()];
-        let loss = self.cross_entropy(&logits, &starts, tokens, b, Some(&mut d_logits));
-        let cpu = &Device::Cpu;
+        let loss = self.cross_entropy(&logits, &starts, tokens, b, scale, Some(&mut d_logits));
+
+        // Hidden gradients per head, through the ReLU, and the masked inputs'.
+        let w2 = self.w2.as_tensor().detach();
+        let mut d_hidden_values = Vec::with_capacity(j * b * h);
+        for (head, &card) in layout.cardinalities.iter().enumerate() {
+            let block = &d_logits[starts[head]..starts[head] + b * card];
+            let run = || -> candle_core::Result<Vec<f32>> {
+                let d_out = Tensor::from_slice(block, (b, card), cpu)?;
+                let w = w2.get(head)?.narrow(1, 0, card)?.contiguous()?;
+                d_out.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()
+            };
+            d_hidden_values.extend(run().map_err(candle_error)?);
+        }
+        for (g, &a) in d_hidden_values.iter_mut().zip(&hidden_values) {
+            if a <= 0.0 {
+                *g = 0.0;
+            }
+        }
+        let to_tensor =
+            |values: &[f32]| Tensor::from_slice(values, (j, b, h), cpu).map_err(candle_error);
+        let mut d_hidden = to_tensor(&d_hidden_values)?;
+        let w1_t = self.w1.as_tensor().detach().transpose(1, 2);
+        let mut d_inputs = flat(
+            &w1_t
+                .and_then(|w| d_hidden.matmul(&w))
+                .map_err(candle_error)?,
+        )?;
+
+        let squared_norms = match clip_norm {
+            None => None,
+            Some(clip_norm) => {
+                let mut rows = RowGradients {
+                    logits: &mut d_logits,
+                    hidden: &mut d_hidden_values,
+                    inputs: &mut d_inputs,
+                };
+                let norms = self.clip_rows(
+                    &flat(&inputs)?,
+                    &hidden_values,
+                    &starts,
+                    positions,
+                    &mut rows,
+                    clip_norm,
+                );
+                d_hidden = to_tensor(&d_hidden_values)?;
+                Some(norms)
+            }
+        };
+
+        // The parameters' gradients from the (scaled) intermediate ones.
         let mut d_b2 = vec![0.0f32; j * c];
         let mut d_w2 = vec![0.0f32; j * h * c];
-        let mut d_hidden_values = Vec::with_capacity(j * b * h);
-        let w2 = self.w2.as_tensor().detach();
         for (head, &card) in layout.cardinalities.iter().enumerate() {
             let block = &d_logits[starts[head]..starts[head] + b * card];
             for row in 0..b {
@@ -311,42 +402,26 @@ impl Network {
                     d_b2[head * c + k] += block[row * card + k];
                 }
             }
-            let run = || -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+            let run = || -> candle_core::Result<Vec<f32>> {
                 let d_out = Tensor::from_slice(block, (b, card), cpu)?;
-                let hidden_j = hidden.get(head)?;
-                let d_w = hidden_j.t()?.matmul(&d_out)?;
-                let w = w2.get(head)?.narrow(1, 0, card)?.contiguous()?;
-                let d_h = d_out.matmul(&w.t()?)?;
-                Ok((
-                    d_w.flatten_all()?.to_vec1::<f32>()?,
-                    d_h.flatten_all()?.to_vec1::<f32>()?,
-                ))
+                let d_w = hidden.get(head)?.t()?.matmul(&d_out)?;
+                d_w.flatten_all()?.to_vec1::<f32>()
             };
-            let (d_w, d_h) = run().map_err(candle_error)?;
+            let d_w = run().map_err(candle_error)?;
             for unit in 0..h {
                 let to = (head * h + unit) * c;
                 d_w2[to..to + card].copy_from_slice(&d_w[unit * card..(unit + 1) * card]);
             }
-            d_hidden_values.extend(d_h);
         }
-        let d_w2 = Tensor::from_vec(d_w2, (j, h, c), cpu).map_err(candle_error)?;
-        let hidden_values = flat(&hidden)?;
         let mut d_b1 = vec![0.0f32; j * h];
-        for (i, (g, &a)) in d_hidden_values.iter_mut().zip(&hidden_values).enumerate() {
-            if a <= 0.0 {
-                *g = 0.0;
-            }
+        for (i, &g) in d_hidden_values.iter().enumerate() {
             let head = i / (b * h);
-            d_b1[head * h + i % h] += *g;
+            d_b1[head * h + i % h] += g;
         }
-        let d_hidden = Tensor::from_vec(d_hidden_values, (j, b, h), cpu).map_err(candle_error)?;
-        let run = || -> candle_core::Result<(Tensor, Tensor)> {
-            let d_w1 = inputs.transpose(1, 2)?.matmul(&d_hidden)?;
-            let d_inputs = d_hidden.matmul(&self.w1.as_tensor().detach().transpose(1, 2)?)?;
-            Ok((d_w1, d_inputs))
-        };
-        let (d_w1, d_inputs) = run().map_err(candle_error)?;
-        let d_inputs = flat(&d_inputs)?;
+        let d_w1 = inputs
+            .transpose(1, 2)
+            .and_then(|t| t.matmul(&d_hidden))
+            .map_err(candle_error)?;
         let mut d_tables: Vec<Vec<f32>> = tables.iter().map(|t| vec![0.0; t.len()]).collect();
         for head in 0..j {
             for (row, position) in positions.iter().enumerate() {
@@ -374,9 +449,13 @@ impl Network {
         }
         gradients.push(d_w1);
         gradients.push(Tensor::from_vec(d_b1, (j, 1, h), cpu).map_err(candle_error)?);
-        gradients.push(d_w2);
+        gradients.push(Tensor::from_vec(d_w2, (j, h, c), cpu).map_err(candle_error)?);
         gradients.push(Tensor::from_vec(d_b2, (j, 1, c), cpu).map_err(candle_error)?);
-        Ok((loss, gradients))
+        Ok(Backward {
+            loss,
+            gradients,
+            squared_norms,
+        })
     }
 
     /// Per-head weights for sampling, copied out once.
@@ -407,12 +486,7 @@ impl Network {
             debug_assert!(card <= c);
             heads.push(run(column, card).map_err(candle_error)?);
         }
-        let embeddings = self
-            .embeddings
-            .iter()
-            .map(|e| e.as_tensor().flatten_all()?.to_vec1::<f32>())
-            .collect::<candle_core::Result<Vec<_>>>()
-            .map_err(candle_error)?;
+        let embeddings = self.tables()?;
         Ok(SamplingHeads {
             layout: self.layout.clone(),
             heads,

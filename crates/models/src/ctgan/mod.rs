@@ -56,7 +56,7 @@ use crate::progress::{FitContext, ProgressEvent};
 use crate::synthesizer::Synthesizer;
 use crate::training::{self, ModelState, StepModel, TrainingOutcome, candle_error};
 use crate::transformer::calibration::{CategoryShares, category_targets};
-use crate::transformer::{Activation, DataTransformer};
+use crate::transformer::{Activation, DataTransformer, Encoded};
 
 /// Rows the generator produces at once when sampling.
 const SAMPLE_CHUNK: usize = 1_000;
@@ -200,19 +200,7 @@ impl Ctgan {
             ),
             ..Default::default()
         });
-        let sampler = cond_sampler(&transformer);
-        let (generator, discriminator) =
-            networks(&transformer, &sampler, &config, config.training.seed);
-        let mut trainer = Trainer::new(
-            generator,
-            discriminator,
-            &config,
-            &transformer,
-            sampler.clone(),
-            &encoded.data,
-            &encoded.codes,
-            encoded.rows,
-        );
+        let (sampler, mut trainer) = Trainer::for_table(&config, &transformer, &encoded);
         let training = if transformer.width() == 0 {
             None
         } else {
@@ -552,17 +540,17 @@ struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        generator: Generator,
-        discriminator: Discriminator,
+    /// The conditional sampler (the trainer keeps a copy), fresh networks and the
+    /// training state over `encoded`, the table as `transformer` encodes it.
+    fn for_table(
         config: &CtganConfig,
         transformer: &DataTransformer,
-        sampler: CondSampler,
-        data: &'a [f32],
-        codes: &[Vec<u32>],
-        rows: usize,
-    ) -> Self {
+        encoded: &'a Encoded,
+    ) -> (CondSampler, Self) {
+        let sampler = cond_sampler(transformer);
+        let (generator, discriminator) =
+            networks(transformer, &sampler, config, config.training.seed);
+        let (data, codes, rows) = (&encoded.data[..], &encoded.codes, encoded.rows);
         let lr = config.training.learning_rate as f32;
         let decay = WeightDecay::L2(config.training.weight_decay as f32);
         let g_adam = Adam::new(&generator.params, lr, (0.5, 0.9), decay);
@@ -580,7 +568,7 @@ impl<'a> Trainer<'a> {
                 offset: offsets[d],
             })
             .collect();
-        Self {
+        let trainer = Self {
             generator,
             discriminator,
             g_adam,
@@ -588,7 +576,7 @@ impl<'a> Trainer<'a> {
             data,
             width: transformer.width(),
             rows,
-            sampler,
+            sampler: sampler.clone(),
             index,
             cond_spans,
             batch: config.training.batch_size,
@@ -602,7 +590,8 @@ impl<'a> Trainer<'a> {
             columns: Vec::new(),
             real_rows: Vec::new(),
             dy: Matrix::default(),
-        }
+        };
+        (sampler, trainer)
     }
 
     /// Draws noise and conditional vectors for a batch into the generator pass (and the

@@ -21,21 +21,16 @@
 //! - σ is set so the plan's critic steps land on the target ε; they are charged once at
 //!   the end. No loss is recorded.
 
-use std::time::Instant;
-
 use mirage_core::Table;
 use mirage_core::records::ModelKind;
-use mirage_privacy::dpsgd::{DpSgdPlan, clip_factors, poisson_sample};
+use mirage_privacy::dpsgd::clip_factors;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Ctgan, CtganConfig, Trainer, calibrate, cond_sampler, networks};
-use crate::dp::{self, DpSettings, DpStatistics};
-use crate::dp::{ensure_private, measured_columns, noise_gradients, noisy_targets};
+use super::{Ctgan, CtganConfig, Trainer, calibrate};
+use crate::dp::{self, DpEncoding, DpSettings, noise_gradients, noisy_targets};
 use crate::error::Result;
-use crate::progress::{FitContext, ProgressEvent};
-use crate::training::{StopReason, TrainingOutcome};
-use crate::transformer::DataTransformer;
+use crate::progress::FitContext;
 
 /// What one DP critic step needs besides the trainer.
 struct CriticPlan<'a> {
@@ -118,129 +113,51 @@ pub(super) fn fit(
     settings: &DpSettings,
     context: &mut FitContext,
 ) -> Result<Ctgan> {
-    let mut tracker = settings.tracker()?;
-    // Every draw of the fit may feed the noise: from the OS, never from the saved seed.
-    let mut rng = crate::dp::secret_rng()?;
-    let stats = DpStatistics::measure(
-        table,
-        &measured_columns(table),
-        settings,
-        &mut tracker,
-        &mut rng,
-    )?;
-    ensure_private(&tracker, settings)?;
-    let transformer = DataTransformer::fit_dp(
-        table.schema(),
-        &stats,
-        settings,
-        &config.transformer,
-        (!settings.strict).then_some(table),
-    )?;
-    let encoded = transformer.transform(table, &mut rng)?;
-    context.report(ProgressEvent {
-        stage: "encoding",
-        step: 1,
-        total: 1,
-        message: format!(
-            "{} encoded values per row from DP statistics, {} conditional columns",
-            encoded.width,
-            transformer.discrete_columns().len()
-        ),
-        ..Default::default()
-    });
-    let sampler = cond_sampler(&transformer);
-    let (generator, discriminator) =
-        networks(&transformer, &sampler, &config, config.training.seed);
-    let noisy_rows = stats.rows.round().max(1.0) as usize;
-    let batch = config.training.batch_size.min(noisy_rows);
-    let mut trainer = Trainer::new(
-        generator,
-        discriminator,
-        &config,
-        &transformer,
-        sampler.clone(),
-        &encoded.data,
-        &encoded.codes,
-        encoded.rows,
-    );
-    trainer.batch = batch;
+    let mut dp = DpEncoding::new(table, settings, &config.transformer, context, |t| {
+        format!(", {} conditional columns", t.discrete_columns().len())
+    })?;
+    let (transformer, encoded) = (&dp.transformer, &dp.encoded);
+    let (sampler, mut trainer) = Trainer::for_table(&config, transformer, encoded);
     trainer.frequency_conditions = true;
     let training = if transformer.width() == 0 {
         None
     } else {
-        let start = Instant::now();
-        let steps_per_epoch = noisy_rows.div_ceil(batch).max(1) as u64;
         let critic_every = config.discriminator_steps as u64;
-        let steps = config.training.max_epochs as u64 * steps_per_epoch * critic_every;
-        let plan = DpSgdPlan::for_target(&tracker, noisy_rows, batch, steps, settings.clip_norm)?;
+        let schedule = dp.schedule(settings, &config.training, critic_every)?;
+        trainer.batch = schedule.batch;
         let critic = CriticPlan {
             codes: &encoded.codes,
             clip_norm: settings.clip_norm,
-            noise_std: plan.noise_std(),
-            expected_batch: plan.expected_batch,
+            noise_std: schedule.plan.noise_std(),
+            expected_batch: schedule.plan.expected_batch,
         };
-        let mut done = 0u64;
-        let mut stop = StopReason::MaxEpochs;
-        while done < plan.steps {
-            context.check_cancelled()?;
-            if config
-                .training
-                .time_budget
-                .is_some_and(|budget| start.elapsed().as_secs_f64() > budget)
-            {
-                stop = StopReason::TimeBudget;
-                break;
-            }
-            let real = poisson_sample(encoded.rows, plan.sample_rate, &mut rng);
-            trainer.dp_critic_step(&real, &critic, &mut rng)?;
-            done += 1;
-            if done.is_multiple_of(critic_every) {
-                trainer.generator_step(&mut rng);
-            }
-            let per_epoch = steps_per_epoch * critic_every;
-            if done.is_multiple_of(per_epoch) || done == plan.steps {
-                context.report(ProgressEvent {
-                    stage: "epoch",
-                    step: done,
-                    total: plan.steps,
-                    message: format!(
-                        "DP-SGD critic step {done} of {} (σ = {:.3}, q = {:.4})",
-                        plan.steps, plan.noise_multiplier, plan.sample_rate
-                    ),
-                    epoch: Some(done.div_ceil(per_epoch)),
-                    ..Default::default()
-                });
-            }
-        }
-        if done > 0 {
-            tracker.charge(
-                format!("dp-sgd of the {} critic", kind.name()),
-                plan.mechanism(done),
-            )?;
-        }
-        let epochs = done.div_ceil(steps_per_epoch * critic_every) as usize;
-        Some(TrainingOutcome {
-            epochs,
-            best_epoch: epochs,
-            // A DP fit records no loss: it would be a statistic of the data left
-            // unaccounted.
-            best_loss: 0.0,
-            stop,
-            seconds: start.elapsed().as_secs_f64(),
-            history: Vec::new(),
-        })
+        Some(schedule.run(
+            encoded.rows,
+            "critic step",
+            format!("dp-sgd of the {} critic", kind.name()),
+            &mut dp.tracker,
+            context,
+            &mut dp.rng,
+            |real, n, rng| {
+                trainer.dp_critic_step(real, &critic, rng)?;
+                if n.is_multiple_of(critic_every) {
+                    trainer.generator_step(rng);
+                }
+                Ok(())
+            },
+        )?)
     };
     let mut generator = trainer.generator;
     if config.calibrate && training.is_some() {
-        let (spans, targets) = noisy_targets(&transformer);
-        calibrate(&mut generator, &sampler, &spans, &targets, &mut rng);
+        let (spans, targets) = noisy_targets(transformer);
+        calibrate(&mut generator, &sampler, &spans, &targets, &mut dp.rng);
     }
-    let report = dp::finish(&tracker, settings)?;
+    let report = dp::finish(&dp.tracker, settings)?;
     Ok(Ctgan {
         kind,
         schema: table.schema().clone(),
         config,
-        transformer,
+        transformer: dp.transformer,
         generator,
         discriminator: trainer.discriminator,
         sampler,

@@ -96,17 +96,7 @@ impl CondSampler {
         hot: &mut Vec<u32>,
         rng: &mut impl Rng,
     ) {
-        columns.clear();
-        hot.clear();
-        if self.offsets.is_empty() {
-            return;
-        }
-        for _ in 0..rows {
-            let d = rng.random_range(0..self.offsets.len());
-            let k = draw(&self.log_cdf[d], rng);
-            columns.push(d as u32);
-            hot.push((self.offsets[d] + k) as u32);
-        }
+        self.sample_columns(&self.log_cdf, rows, columns, hot, rng);
     }
 
     /// Unconditional-sampling draws for `rows` rows (empirical frequencies).
@@ -132,6 +122,19 @@ impl CondSampler {
         hot: &mut Vec<u32>,
         rng: &mut impl Rng,
     ) {
+        self.sample_columns(&self.freq_cdf, rows, columns, hot, rng);
+    }
+
+    /// Each row's discrete column, uniform, into `columns` and its hot index, drawn with
+    /// that column's `cdfs`, into `hot`.
+    fn sample_columns(
+        &self,
+        cdfs: &[Vec<f64>],
+        rows: usize,
+        columns: &mut Vec<u32>,
+        hot: &mut Vec<u32>,
+        rng: &mut impl Rng,
+    ) {
         columns.clear();
         hot.clear();
         if self.offsets.is_empty() {
@@ -139,7 +142,7 @@ impl CondSampler {
         }
         for _ in 0..rows {
             let d = rng.random_range(0..self.offsets.len());
-            let k = draw(&self.freq_cdf[d], rng);
+            let k = draw(&cdfs[d], rng);
             columns.push(d as u32);
             hot.push((self.offsets[d] + k) as u32);
         }

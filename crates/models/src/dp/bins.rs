@@ -41,10 +41,16 @@ impl NumericBins {
         else {
             return None;
         };
+        Self::from_grid(quantiles, *quantum)
+    }
+
+    /// The bins of a quantile grid whose values are multiples of `quantum`; `None` for
+    /// an empty grid.
+    pub fn from_grid(quantiles: &[f64], quantum: Option<f64>) -> Option<Self> {
         let mut values: Vec<f64> = quantiles
             .iter()
             .filter(|v| v.is_finite())
-            .map(|&v| round_to(v, *quantum))
+            .map(|&v| round_to(v, quantum))
             .collect();
         values.sort_by(f64::total_cmp);
         values.dedup();
@@ -58,7 +64,7 @@ impl NumericBins {
             exact.push(tokens.len() as u32);
             tokens.push((v, v));
             let room = values.get(i + 1).and_then(|&next| match quantum {
-                Some(q) if *q > 0.0 => {
+                Some(q) if q > 0.0 => {
                     let first = (v / q).floor() * q + q;
                     (first < next - q * 1e-6).then_some((v, next))
                 }
@@ -74,7 +80,7 @@ impl NumericBins {
             exact,
             gaps,
             tokens,
-            quantum: *quantum,
+            quantum,
         })
     }
 
@@ -94,6 +100,31 @@ impl NumericBins {
             self.values.first().copied().unwrap_or(0.0),
             self.values.last().copied().unwrap_or(0.0),
         )
+    }
+
+    /// Each token's `(low, high)`, by token: equal for an exact token; the ends of the
+    /// gap for an interval token ([`Self::interval`] gives the values it decodes to).
+    pub fn tokens(&self) -> &[(f64, f64)] {
+        &self.tokens
+    }
+
+    /// Token `token`'s `(low, high)` (see [`Self::tokens`]); `None` past the last token.
+    pub fn token_range(&self, token: u32) -> Option<(f64, f64)> {
+        self.tokens.get(token as usize).copied()
+    }
+
+    /// The least and greatest value [`Self::decode`] gives for the gap `(low, high)`:
+    /// the multiples of the quantum strictly inside it (the first one when none is),
+    /// or the ends themselves without a quantum.
+    pub fn interval(&self, low: f64, high: f64) -> (f64, f64) {
+        match self.quantum {
+            Some(q) if q > 0.0 => {
+                let first = (low / q).floor() * q + q;
+                let last = (high / q).ceil() * q - q;
+                (first, last.max(first))
+            }
+            _ => (low, high),
+        }
     }
 
     fn exact_token(&self, index: usize) -> u32 {
@@ -135,9 +166,8 @@ impl NumericBins {
         let x = low + (high - low) * rng.random::<f64>();
         match self.quantum {
             Some(q) if q > 0.0 => {
-                let first = (low / q).floor() * q + q;
-                let last = (high / q).ceil() * q - q;
-                round_to(x, Some(q)).clamp(first, last.max(first))
+                let (first, last) = self.interval(low, high);
+                round_to(x, Some(q)).clamp(first, last)
             }
             _ => x,
         }

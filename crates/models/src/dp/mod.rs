@@ -14,7 +14,10 @@ mod settings;
 mod stats;
 
 pub use bins::NumericBins;
-pub use fit::{ensure_private, measured_columns, noise_gradients, noisy_targets, refuse_resume};
+pub use fit::{
+    DpEncoding, DpSchedule, ensure_private, measured_columns, noise_gradients, noisy_targets,
+    refuse_resume,
+};
 pub use settings::DpSettings;
 pub use stats::{ColumnStats, DpStatistics, OTHER_LABEL};
 

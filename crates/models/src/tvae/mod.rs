@@ -39,7 +39,7 @@ use crate::progress::{FitContext, ProgressEvent};
 use crate::synthesizer::Synthesizer;
 use crate::training::{self, ModelState, StepModel, TrainingOutcome, candle_error};
 use crate::transformer::calibration::category_targets;
-use crate::transformer::{DataTransformer, Encoded};
+use crate::transformer::{DataTransformer, Encoded, Span};
 
 /// What the model learned besides its weights; saved as the model's parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +178,22 @@ impl StepModel for Trainer<'_> {
     }
 }
 
+/// A fresh network of `config`'s shape for rows of `width` encoded values.
+fn new_network(width: usize, config: &TvaeConfig, rng: &mut ChaCha8Rng) -> TvaeNetwork {
+    TvaeNetwork::new(
+        width,
+        &config.encoder_dims,
+        &config.decoder_dims,
+        config.latent_dim,
+        rng,
+    )
+}
+
+/// Calibrates the decoder's categories onto `targets` ([`TvaeNetwork::calibrate_categories`]).
+fn calibrate(network: &mut TvaeNetwork, spans: &[Span], targets: &[f32], rng: &mut ChaCha8Rng) {
+    network.calibrate_categories(spans, targets, CALIBRATION_SAMPLES, CALIBRATION_ROUNDS, rng);
+}
+
 fn corrupt(message: String) -> ModelError {
     ModelError::InvalidConfig {
         model: config::MODEL.into(),
@@ -223,13 +239,7 @@ impl Tvae {
             message: format!("{} rows × {} encoded values", encoded.rows, encoded.width),
             ..Default::default()
         });
-        let mut network = TvaeNetwork::new(
-            transformer.width(),
-            &config.encoder_dims,
-            &config.decoder_dims,
-            config.latent_dim,
-            &mut rng,
-        );
+        let mut network = new_network(transformer.width(), &config, &mut rng);
         let training = if transformer.width() == 0 {
             None
         } else {
@@ -257,11 +267,10 @@ impl Tvae {
             let outcome =
                 training::run_epochs(&mut trainer, rows, &config.training, &encoder, context)?;
             if config.calibrate {
-                network.calibrate_categories(
+                calibrate(
+                    &mut network,
                     transformer.spans(),
                     &category_targets(&encoded),
-                    CALIBRATION_SAMPLES,
-                    CALIBRATION_ROUNDS,
                     &mut rng,
                 );
             }
@@ -290,13 +299,7 @@ impl Tvae {
         let tensors =
             candle_core::safetensors::load_buffer(weights, &Device::Cpu).map_err(candle_error)?;
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut network = TvaeNetwork::new(
-            parameters.transformer.width(),
-            &config.encoder_dims,
-            &config.decoder_dims,
-            config.latent_dim,
-            &mut rng,
-        );
+        let mut network = new_network(parameters.transformer.width(), &config, &mut rng);
         network.params.load_tensors("", &tensors)?;
         Ok(Self {
             config,

@@ -48,11 +48,176 @@ pub struct Workspace {
     pub(super) z: Matrix,
     pub(super) decoder: Vec<Matrix>,
     pub(super) output: Matrix,
-    pub(super) d_output: Matrix,
-    pub(super) d_hidden: Matrix,
-    pub(super) d_next: Matrix,
-    pub(super) d_stats: Matrix,
-    pub(super) d_z: Matrix,
+    /// The backward pass's gradients.
+    pub(super) grads: LayerGrads,
+}
+
+/// The gradients of the loss with respect to each layer's outputs (the hidden layers'
+/// before their ReLU), kept for the whole step: DP-SGD's clipped sum reads them again
+/// after the per-sample norms.
+#[derive(Debug, Default)]
+pub(super) struct LayerGrads {
+    /// With respect to x̂, from the loss.
+    pub(super) output: Matrix,
+    /// Each decoder hidden layer's.
+    decoder: Vec<Matrix>,
+    /// With respect to the latent code.
+    z: Matrix,
+    /// With respect to (μ, log σ²).
+    stats: Matrix,
+    /// Each encoder hidden layer's.
+    encoder: Vec<Matrix>,
+}
+
+/// A stack of `Linear → ReLU` layers topped by one `Linear` (the encoder up to
+/// (μ, log σ²), the decoder up to x̂), with a forward pass's activations.
+struct Stack<'a> {
+    hidden: &'a [Linear],
+    top: &'a Linear,
+    /// The hidden layers' outputs (after the ReLU).
+    acts: &'a [Matrix],
+    /// The stack's input.
+    input: &'a Matrix,
+}
+
+impl Stack<'_> {
+    /// The input of hidden layer `i` (of the top layer for `i = hidden.len()`).
+    fn input_of(&self, i: usize) -> &Matrix {
+        if i == 0 {
+            self.input
+        } else {
+            &self.acts[i - 1]
+        }
+    }
+
+    /// Backward from the top layer's output gradient `top_dy`: each hidden layer's
+    /// output gradient into `dys` (input gradients only), the stack's input gradient into
+    /// `dx` when asked; `visit` sees every layer as soon as its output gradient is known,
+    /// from the top down.
+    fn backward(
+        &self,
+        params: &mut ParamSet,
+        top_dy: &Matrix,
+        dys: &mut Vec<Matrix>,
+        dx: Option<&mut Matrix>,
+        visit: &mut impl FnMut(&mut ParamSet, &Linear, &Matrix, &Matrix),
+    ) {
+        let n = self.hidden.len();
+        dys.resize_with(n, Matrix::default);
+        visit(params, self.top, self.input_of(n), top_dy);
+        for i in (0..n).rev() {
+            let (below, above) = dys.split_at_mut(i + 1);
+            let (layer, upstream) = match above.first() {
+                Some(next) => (&self.hidden[i + 1], next),
+                None => (self.top, top_dy),
+            };
+            let dy = &mut below[i];
+            layer.backward_input(params, upstream, dy);
+            layers::relu_backward(&mut dy.data, &self.acts[i].data);
+            visit(params, &self.hidden[i], self.input_of(i), dy);
+        }
+        if let Some(dx) = dx {
+            let (layer, upstream) = match dys.first() {
+                Some(dy) => (&self.hidden[0], dy),
+                None => (self.top, top_dy),
+            };
+            layer.backward_input(params, upstream, dx);
+        }
+    }
+
+    /// `visit` on every layer with the output gradients [`Stack::backward`] left, from the
+    /// top down.
+    fn each_layer(
+        &self,
+        params: &mut ParamSet,
+        top_dy: &Matrix,
+        dys: &[Matrix],
+        visit: &mut impl FnMut(&mut ParamSet, &Linear, &Matrix, &Matrix),
+    ) {
+        let n = self.hidden.len();
+        visit(params, self.top, self.input_of(n), top_dy);
+        for i in (0..n).rev() {
+            visit(params, &self.hidden[i], self.input_of(i), &dys[i]);
+        }
+    }
+}
+
+/// The reconstruction loss's per-column constants, once per step: 1/σ², 1/σ, Σ log σ.
+pub(super) struct Reconstruction<'a> {
+    spans: &'a [Span],
+    inv_var: Vec<f32>,
+    inv_sigma: Vec<f32>,
+    /// Σ log σⱼ over the scalar columns: every row's loss holds it once.
+    pub(super) log_sigma: f64,
+    /// What every gradient is multiplied by.
+    scale: f32,
+}
+
+impl<'a> Reconstruction<'a> {
+    /// The constants for the scales `sigma`, gradients multiplied by `scale`.
+    pub(super) fn new(sigma: &[f32], spans: &'a [Span], scale: f32) -> Self {
+        Self {
+            spans,
+            inv_var: sigma.iter().map(|s| 1.0 / (s * s)).collect(),
+            inv_sigma: sigma.iter().map(|s| 1.0 / s).collect(),
+            log_sigma: spans
+                .iter()
+                .filter(|span| span.activation == Activation::Tanh)
+                .flat_map(|span| &sigma[span.start..span.start + span.width])
+                .map(|s| f64::from(s.ln()))
+                .sum(),
+            scale,
+        }
+    }
+
+    /// One row: adds its reconstruction loss (without log σ, unscaled) to `loss`, writes
+    /// its gradient with respect to x̂ (`out`) into `d` and adds its gradient with
+    /// respect to σ to `d_sigma`, both times `scale`.
+    #[inline]
+    pub(super) fn row(
+        &self,
+        xr: &[f32],
+        out: &[f32],
+        d: &mut [f32],
+        d_sigma: &mut [f32],
+        loss: &mut f64,
+    ) {
+        let scale = self.scale;
+        for span in self.spans {
+            let range = span.start..span.start + span.width;
+            match span.activation {
+                Activation::Tanh => {
+                    for j in range {
+                        let t = out[j].tanh();
+                        let diff = xr[j] - t;
+                        let squared = diff * diff * self.inv_var[j];
+                        *loss += f64::from(0.5 * squared);
+                        d[j] = -scale * diff * self.inv_var[j] * (1.0 - t * t);
+                        d_sigma[j] += scale * self.inv_sigma[j] * (1.0 - squared);
+                    }
+                }
+                Activation::Softmax => {
+                    // One exp per logit: the exps go into the gradient slots and are
+                    // normalised there.
+                    let logits = &out[range.clone()];
+                    let target = layers::argmax(&xr[range.clone()]);
+                    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let dspan = &mut d[range];
+                    let mut sum = 0.0f32;
+                    for (g, l) in dspan.iter_mut().zip(logits) {
+                        *g = (l - max).exp();
+                        sum += *g;
+                    }
+                    *loss += f64::from(sum.ln() + max - logits[target]);
+                    let norm = scale / sum;
+                    for g in dspan.iter_mut() {
+                        *g *= norm;
+                    }
+                    dspan[target] -= scale;
+                }
+            }
+        }
+    }
 }
 
 impl TvaeNetwork {
@@ -170,15 +335,50 @@ impl TvaeNetwork {
         denominator: usize,
     ) -> f64 {
         let rows = x.rows;
+        let kl = self.forward(x, work);
+        // Reconstruction loss and its gradient with respect to x̂.
+        let inv_rows = 1.0 / denominator.max(1) as f32;
+        let width = self.width;
+        let terms = Reconstruction::new(self.params.value(self.sigma), spans, factor * inv_rows);
+        let mut d_sigma = vec![0.0f32; width];
+        let mut reconstruction = terms.log_sigma * rows as f64;
+        work.grads.output.resize(rows, width);
+        for r in 0..rows {
+            let d = &mut work.grads.output.data[r * width..(r + 1) * width];
+            terms.row(
+                x.row(r),
+                work.output.row(r),
+                d,
+                &mut d_sigma,
+                &mut reconstruction,
+            );
+        }
+        for (g, d) in self
+            .params
+            .get_mut(self.sigma)
+            .grad
+            .iter_mut()
+            .zip(&d_sigma)
+        {
+            *g += d;
+        }
+        self.backward(x, work, inv_rows, |params, layer, input, dy| {
+            layer.backward(params, input, dy, None)
+        });
+        (f64::from(factor) * reconstruction + kl) / denominator.max(1) as f64
+    }
+
+    /// Encodes `x`, draws the latent codes `z = μ + ε·exp(½ log σ²)` with the noise ε in
+    /// `work.noise` and decodes them; returns the rows' summed KL(q(z|x) ‖ N(0, I)).
+    pub(super) fn forward(&self, x: &Matrix, work: &mut Workspace) -> f64 {
+        let rows = x.rows;
         let latent = self.latent;
         self.encode(x, work);
-        // Reparameterise: z = μ + ε·exp(½ log σ²).
         work.std.resize(rows, latent);
         work.z.resize(rows, latent);
         let mut kl = 0.0f64;
         for r in 0..rows {
-            let s = work.stats.row(r);
-            let (mu, logvar) = s.split_at(latent);
+            let (mu, logvar) = work.stats.row(r).split_at(latent);
             let e = work.noise.row(r);
             let zr = &mut work.z.data[r * latent..(r + 1) * latent];
             let sr = &mut work.std.data[r * latent..(r + 1) * latent];
@@ -190,131 +390,88 @@ impl TvaeNetwork {
             }
         }
         self.decode(work);
-        // Reconstruction loss and its gradient with respect to x̂.
-        let inv_rows = 1.0 / denominator.max(1) as f32;
-        let scale = factor * inv_rows;
-        let width = self.width;
-        work.d_output.resize(rows, width);
-        // Per-column constants of the Gaussian terms, once per step: 1/σ², 1/σ, log σ.
-        let sigma = self.params.value(self.sigma);
-        let inv_var: Vec<f32> = sigma.iter().map(|s| 1.0 / (s * s)).collect();
-        let inv_sigma: Vec<f32> = sigma.iter().map(|s| 1.0 / s).collect();
-        let log_sigma: f64 = spans
-            .iter()
-            .filter(|span| span.activation == Activation::Tanh)
-            .flat_map(|span| &sigma[span.start..span.start + span.width])
-            .map(|s| f64::from(s.ln()))
-            .sum();
-        let mut d_sigma = vec![0.0f32; width];
-        let mut reconstruction = log_sigma * rows as f64;
-        for r in 0..rows {
-            let xr = x.row(r);
-            let out = work.output.row(r);
-            let d = &mut work.d_output.data[r * width..(r + 1) * width];
-            for span in spans {
-                let range = span.start..span.start + span.width;
-                match span.activation {
-                    Activation::Tanh => {
-                        for j in range {
-                            let t = out[j].tanh();
-                            let diff = xr[j] - t;
-                            let squared = diff * diff * inv_var[j];
-                            reconstruction += f64::from(0.5 * squared);
-                            d[j] = -scale * diff * inv_var[j] * (1.0 - t * t);
-                            d_sigma[j] += scale * inv_sigma[j] * (1.0 - squared);
-                        }
-                    }
-                    Activation::Softmax => {
-                        // One exp per logit: the exps go into the gradient slots
-                        // and are normalised there.
-                        let logits = &out[range.clone()];
-                        let target = layers::argmax(&xr[range.clone()]);
-                        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        let dspan = &mut d[range];
-                        let mut sum = 0.0f32;
-                        for (g, l) in dspan.iter_mut().zip(logits) {
-                            *g = (l - max).exp();
-                            sum += *g;
-                        }
-                        reconstruction += f64::from(sum.ln() + max - logits[target]);
-                        let norm = scale / sum;
-                        for g in dspan.iter_mut() {
-                            *g *= norm;
-                        }
-                        dspan[target] -= scale;
-                    }
-                }
-            }
-        }
-        for (g, d) in self
-            .params
-            .get_mut(self.sigma)
-            .grad
-            .iter_mut()
-            .zip(&d_sigma)
-        {
-            *g += d;
-        }
-        // Decoder backward.
-        let last_input = work.decoder.last().unwrap_or(&work.z);
-        self.output.backward(
+        kl
+    }
+
+    /// The backward pass of [`Self::forward`] from the gradient with respect to x̂ in
+    /// `work.grads.output`, the KL terms' gradients weighted by `kl_scale`: fills every
+    /// layer's output gradient in `work.grads` and hands each layer to `visit` (which
+    /// accumulates its weight gradients, or measures them) from the output down.
+    pub(super) fn backward(
+        &mut self,
+        x: &Matrix,
+        work: &mut Workspace,
+        kl_scale: f32,
+        mut visit: impl FnMut(&mut ParamSet, &Linear, &Matrix, &Matrix),
+    ) {
+        let rows = x.rows;
+        let latent = self.latent;
+        let grads = &mut work.grads;
+        let decoder = Stack {
+            hidden: &self.decoder,
+            top: &self.output,
+            acts: &work.decoder,
+            input: &work.z,
+        };
+        decoder.backward(
             &mut self.params,
-            last_input,
-            &work.d_output,
-            Some(&mut work.d_hidden),
+            &grads.output,
+            &mut grads.decoder,
+            Some(&mut grads.z),
+            &mut visit,
         );
-        for i in (0..self.decoder.len()).rev() {
-            layers::relu_backward(&mut work.d_hidden.data, &work.decoder[i].data);
-            let input = if i == 0 {
-                &work.z
-            } else {
-                &work.decoder[i - 1]
-            };
-            self.decoder[i].backward(
-                &mut self.params,
-                input,
-                &work.d_hidden,
-                Some(&mut work.d_next),
-            );
-            std::mem::swap(&mut work.d_hidden, &mut work.d_next);
-        }
-        // d_hidden now holds dL/dz. Through the reparameterisation and the KL term.
-        std::mem::swap(&mut work.d_hidden, &mut work.d_z);
-        work.d_stats.resize(rows, 2 * latent);
+        // Through the reparameterisation and each row's KL term.
+        grads.stats.resize(rows, 2 * latent);
         for r in 0..rows {
             let mu = &work.stats.row(r)[..latent];
             let e = work.noise.row(r);
-            let dz = work.d_z.row(r);
+            let dz = grads.z.row(r);
             let sr = work.std.row(r);
-            let ds = &mut work.d_stats.data[r * 2 * latent..(r + 1) * 2 * latent];
+            let ds = &mut grads.stats.data[r * 2 * latent..(r + 1) * 2 * latent];
             for j in 0..latent {
                 let std = sr[j];
-                ds[j] = dz[j] + inv_rows * mu[j];
-                ds[latent + j] = dz[j] * e[j] * 0.5 * std + inv_rows * 0.5 * (std * std - 1.0);
+                ds[j] = dz[j] + kl_scale * mu[j];
+                ds[latent + j] = dz[j] * e[j] * 0.5 * std + kl_scale * 0.5 * (std * std - 1.0);
             }
         }
-        let encoded = work.encoder.last().unwrap_or(x);
-        self.stats.backward(
+        let encoder = Stack {
+            hidden: &self.encoder,
+            top: &self.stats,
+            acts: &work.encoder,
+            input: x,
+        };
+        encoder.backward(
             &mut self.params,
-            encoded,
-            &work.d_stats,
-            Some(&mut work.d_hidden),
+            &grads.stats,
+            &mut grads.encoder,
+            None,
+            &mut visit,
         );
-        for i in (0..self.encoder.len()).rev() {
-            layers::relu_backward(&mut work.d_hidden.data, &work.encoder[i].data);
-            let input = if i == 0 { x } else { &work.encoder[i - 1] };
-            let want_dx = i > 0;
-            self.encoder[i].backward(
-                &mut self.params,
-                input,
-                &work.d_hidden,
-                want_dx.then_some(&mut work.d_next),
-            );
-            if want_dx {
-                std::mem::swap(&mut work.d_hidden, &mut work.d_next);
-            }
-        }
-        (f64::from(factor) * reconstruction + kl) / denominator.max(1) as f64
+    }
+
+    /// `visit` on every layer with the output gradients the last [`Self::backward`] left
+    /// in `work.grads`.
+    pub(super) fn each_layer(
+        &mut self,
+        x: &Matrix,
+        work: &Workspace,
+        mut visit: impl FnMut(&mut ParamSet, &Linear, &Matrix, &Matrix),
+    ) {
+        let grads = &work.grads;
+        let decoder = Stack {
+            hidden: &self.decoder,
+            top: &self.output,
+            acts: &work.decoder,
+            input: &work.z,
+        };
+        decoder.each_layer(&mut self.params, &grads.output, &grads.decoder, &mut visit);
+        let encoder = Stack {
+            hidden: &self.encoder,
+            top: &self.stats,
+            acts: &work.encoder,
+            input: x,
+        };
+        encoder.each_layer(&mut self.params, &grads.stats, &grads.encoder, &mut visit);
     }
 
     /// Shifts the output layer's biases of every one-hot span so that the categories the

@@ -1,7 +1,8 @@
 //! DP-TVAE: the whole model trained with DP-SGD (Abadi et al., 2016).
 //!
-//! The fit reads the data only through mechanisms charged to one [`PrivacyTracker`]:
-//! column statistics ([`DpStatistics::measure`]) build the transformer
+//! The fit reads the data only through mechanisms charged to one
+//! [`PrivacyTracker`](mirage_privacy::PrivacyTracker):
+//! column statistics ([`crate::dp::DpStatistics::measure`]) build the transformer
 //! ([`DataTransformer::fit_dp`]), then a fixed number of DP-SGD steps train the encoder,
 //! decoder and learned scales together. Each step draws a Poisson sample (rate
 //! `q = batch / noisy rows`), clips every row's whole-model gradient to `clip_norm`
@@ -11,34 +12,21 @@
 //! stopping, no loss recorded (each would read the data unaccounted); the category
 //! calibration uses the noisy counts only.
 
-use std::time::Instant;
-
 use mirage_core::Table;
-use mirage_privacy::dpsgd::{DpSgdPlan, poisson_sample};
-use mirage_privacy::{PrivacyReport, PrivacyTracker};
+use mirage_privacy::PrivacyReport;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::TvaeConfig;
 use super::clipped::ClipBuffers;
 use super::config::MODEL;
 use super::network::{TvaeNetwork, Workspace};
-use crate::dp::{
-    self, DpSettings, DpStatistics, ensure_private, measured_columns, noise_gradients,
-    noisy_targets, refuse_resume,
-};
+use super::{SPLIT_ROWS, TvaeConfig, calibrate, gather, new_network};
+use crate::dp::{self, DpEncoding, DpSettings, noise_gradients, noisy_targets, refuse_resume};
 use crate::error::{ModelError, Result};
 use crate::nn::{self, Adam, Matrix, WeightDecay};
-use crate::progress::{FitContext, ProgressEvent};
-use crate::training::{StopReason, TrainingOutcome};
+use crate::progress::FitContext;
+use crate::training::TrainingOutcome;
 use crate::transformer::{DataTransformer, Encoded, Span};
-
-/// Latent codes per calibration round.
-const CALIBRATION_SAMPLES: usize = 20_000;
-/// Calibration rounds.
-const CALIBRATION_ROUNDS: usize = 4;
-/// Samples smaller than this run in one share.
-const SPLIT_ROWS: usize = 128;
 
 /// What a DP fit produces.
 pub(super) struct DpFit {
@@ -60,15 +48,6 @@ struct ClippedStep<'a> {
     work: Workspace,
     buffers: ClipBuffers,
     replica: Option<(TvaeNetwork, Workspace, ClipBuffers, Matrix)>,
-}
-
-fn gather(batch: &mut Matrix, data: &Encoded, rows: &[u32]) {
-    let width = data.width;
-    batch.resize(rows.len(), width);
-    for (dst, &row) in batch.data.chunks_mut(width).zip(rows) {
-        let start = row as usize * width;
-        dst.copy_from_slice(&data.data[start..start + width]);
-    }
 }
 
 impl ClippedStep<'_> {
@@ -145,71 +124,24 @@ pub(super) fn fit(
     settings: &DpSettings,
     context: &mut FitContext,
 ) -> Result<DpFit> {
-    let mut tracker = settings.tracker()?;
-    // Every draw of the fit may feed the noise: from the OS, never from the saved seed.
-    let mut rng = crate::dp::secret_rng()?;
-    let stats = DpStatistics::measure(
-        table,
-        &measured_columns(table),
-        settings,
-        &mut tracker,
-        &mut rng,
-    )?;
-    ensure_private(&tracker, settings)?;
-    let transformer = DataTransformer::fit_dp(
-        table.schema(),
-        &stats,
-        settings,
-        &config.transformer,
-        (!settings.strict).then_some(table),
-    )?;
-    let encoded = transformer.transform(table, &mut rng)?;
-    context.report(ProgressEvent {
-        stage: "encoding",
-        step: 1,
-        total: 1,
-        message: format!(
-            "{} encoded values per row from DP statistics",
-            encoded.width
-        ),
-        ..Default::default()
-    });
-    let mut network = TvaeNetwork::new(
-        transformer.width(),
-        &config.encoder_dims,
-        &config.decoder_dims,
-        config.latent_dim,
-        &mut rng,
-    );
-    let training = if transformer.width() == 0 {
+    let mut dp = DpEncoding::new(table, settings, &config.transformer, context, |_| {
+        String::new()
+    })?;
+    let width = dp.transformer.width();
+    let mut network = new_network(width, config, &mut dp.rng);
+    let training = if width == 0 {
         None
     } else {
-        let outcome = train(
-            &mut network,
-            &transformer,
-            &encoded,
-            &stats,
-            config,
-            settings,
-            &mut tracker,
-            context,
-            &mut rng,
-        )?;
+        let outcome = train(&mut network, &mut dp, config, settings, context)?;
         if config.calibrate {
-            let (spans, targets) = noisy_targets(&transformer);
-            network.calibrate_categories(
-                &spans,
-                &targets,
-                CALIBRATION_SAMPLES,
-                CALIBRATION_ROUNDS,
-                &mut rng,
-            );
+            let (spans, targets) = noisy_targets(&dp.transformer);
+            calibrate(&mut network, &spans, &targets, &mut dp.rng);
         }
         Some(outcome)
     };
-    let report = dp::finish(&tracker, settings)?;
+    let report = dp::finish(&dp.tracker, settings)?;
     Ok(DpFit {
-        transformer,
+        transformer: dp.transformer,
         network,
         training,
         report,
@@ -217,29 +149,20 @@ pub(super) fn fit(
 }
 
 /// Runs the DP-SGD plan and charges what ran.
-#[allow(clippy::too_many_arguments)]
 fn train(
     network: &mut TvaeNetwork,
-    transformer: &DataTransformer,
-    encoded: &Encoded,
-    stats: &DpStatistics,
+    dp: &mut DpEncoding,
     config: &TvaeConfig,
     settings: &DpSettings,
-    tracker: &mut PrivacyTracker,
     context: &mut FitContext,
-    rng: &mut ChaCha8Rng,
 ) -> Result<TrainingOutcome> {
-    let start = Instant::now();
-    let noisy_rows = stats.rows.round().max(1.0) as usize;
-    let batch = config.training.batch_size.min(noisy_rows);
-    let steps_per_epoch = noisy_rows.div_ceil(batch).max(1) as u64;
-    let steps = config.training.max_epochs as u64 * steps_per_epoch;
-    let plan = DpSgdPlan::for_target(tracker, noisy_rows, batch, steps, settings.clip_norm)?;
+    let training = &config.training;
+    let schedule = dp.schedule(settings, training, 1)?;
     let mut optimizer = Adam::new(
         &network.params,
-        config.training.learning_rate as f32,
+        training.learning_rate as f32,
         (0.9, 0.999),
-        WeightDecay::L2(config.training.weight_decay as f32),
+        WeightDecay::L2(training.weight_decay as f32),
     );
     let replica = (nn::threads() > 1).then(|| {
         (
@@ -251,8 +174,8 @@ fn train(
     });
     let mut step = ClippedStep {
         network,
-        data: encoded,
-        spans: transformer.spans(),
+        data: &dp.encoded,
+        spans: dp.transformer.spans(),
         factor: config.loss_factor as f32,
         clip_norm: settings.clip_norm,
         batch: Matrix::default(),
@@ -260,58 +183,22 @@ fn train(
         buffers: ClipBuffers::default(),
         replica,
     };
-    let mut done = 0u64;
-    let mut stop = StopReason::MaxEpochs;
-    while done < plan.steps {
-        context.check_cancelled()?;
-        if config
-            .training
-            .time_budget
-            .is_some_and(|budget| start.elapsed().as_secs_f64() > budget)
-        {
-            stop = StopReason::TimeBudget;
-            break;
-        }
-        let rows = poisson_sample(encoded.rows, plan.sample_rate, rng);
-        step.run(&rows, rng)?;
-        noise_gradients(
-            &mut step.network.params,
-            plan.noise_std(),
-            plan.expected_batch,
-            rng,
-        )?;
-        optimizer.step(&mut step.network.params);
-        step.network.clamp_sigma();
-        done += 1;
-        if done.is_multiple_of(steps_per_epoch) || done == plan.steps {
-            let elapsed = start.elapsed().as_secs_f64();
-            context.report(ProgressEvent {
-                stage: "epoch",
-                step: done,
-                total: plan.steps,
-                message: format!(
-                    "DP-SGD step {done} of {} (σ = {:.3}, q = {:.4})",
-                    plan.steps, plan.noise_multiplier, plan.sample_rate
-                ),
-                epoch: Some(done.div_ceil(steps_per_epoch)),
-                eta_seconds: Some(elapsed / done as f64 * (plan.steps - done) as f64),
-                ..Default::default()
-            });
-        }
-    }
-    if done > 0 {
-        tracker.charge("dp-sgd of tvae", plan.mechanism(done))?;
-    }
-    let epochs = done.div_ceil(steps_per_epoch) as usize;
-    Ok(TrainingOutcome {
-        epochs,
-        best_epoch: epochs,
-        // A DP fit records no loss: it would be a statistic of the data left unaccounted.
-        best_loss: 0.0,
-        stop,
-        seconds: start.elapsed().as_secs_f64(),
-        history: Vec::new(),
-    })
+    let (noise_std, expected_batch) = (schedule.plan.noise_std(), schedule.plan.expected_batch);
+    schedule.run(
+        dp.encoded.rows,
+        "step",
+        "dp-sgd of tvae".into(),
+        &mut dp.tracker,
+        context,
+        &mut dp.rng,
+        |rows, _, rng| {
+            step.run(rows, rng)?;
+            noise_gradients(&mut step.network.params, noise_std, expected_batch, rng)?;
+            optimizer.step(&mut step.network.params);
+            step.network.clamp_sigma();
+            Ok(())
+        },
+    )
 }
 
 /// `MODEL`, for the refusal above.

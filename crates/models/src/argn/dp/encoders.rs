@@ -16,7 +16,7 @@ use mirage_core::Value;
 use mirage_core::schema::{ColumnSchema, PhysicalType};
 
 use crate::argn::encoding::{NumericShape, Token, TokenEncoder};
-use crate::dp::{ColumnStats, DpSettings, OTHER_LABEL};
+use crate::dp::{ColumnStats, DpSettings, NumericBins, OTHER_LABEL};
 
 /// Least share of the (noisy) rows a noisy null count must reach for an undeclared
 /// column to get a null token: the null count is noisy, and a spurious null token
@@ -40,13 +40,6 @@ fn wants_null_token(
     {
         Some(nullable) => nullable,
         None => null_count >= settings.rare_min_count.max(NULL_SHARE * rows).max(1.0),
-    }
-}
-
-fn round_to(x: f64, quantum: Option<f64>) -> f64 {
-    match quantum {
-        Some(q) if q > 0.0 => (x / q).round() * q,
-        _ => x,
     }
 }
 
@@ -100,45 +93,33 @@ pub fn encoder_from_stats(
     encoder
 }
 
-/// Appends the grid's tokens; the shape, or `None` for an empty grid.
+/// Appends the grid's tokens, in [`NumericBins`]' order; the shape, or `None` for an
+/// empty grid.
 fn numeric_tokens(
     quantiles: &[f64],
     quantum: Option<f64>,
     tokens: &mut Vec<Token>,
 ) -> Option<NumericShape> {
     let quantum = quantum.filter(|q| *q > 0.0 && q.is_finite());
-    let mut values: Vec<f64> = quantiles
-        .iter()
-        .filter(|v| v.is_finite())
-        .map(|&v| round_to(v, quantum) + 0.0)
-        .collect();
-    values.sort_by(f64::total_cmp);
-    values.dedup();
-    let (&min, &max) = (values.first()?, values.last()?);
-    for (i, &value) in values.iter().enumerate() {
-        tokens.push(Token::Number { value });
-        let Some(&next) = values.get(i + 1) else {
-            continue;
-        };
-        match quantum {
-            // The multiples of q strictly between the grid values.
-            Some(q) => {
-                let low = (value / q).floor() * q + q;
-                let high = (next / q).ceil() * q - q;
-                if low < next - q * 1e-6 {
-                    tokens.push(Token::Bin {
-                        low,
-                        high: high.max(low),
-                    });
-                }
+    let bins = NumericBins::from_grid(quantiles, quantum)?;
+    // `+ 0.0`: a grid value of −0 is kept as 0.
+    tokens.extend(bins.tokens().iter().map(|&(low, high)| {
+        if low == high {
+            Token::Number { value: low + 0.0 }
+        } else {
+            let (low, high) = bins.interval(low, high);
+            Token::Bin {
+                low: low + 0.0,
+                high: high + 0.0,
             }
-            None => tokens.push(Token::Bin {
-                low: value,
-                high: next,
-            }),
         }
-    }
-    Some(NumericShape { min, max, quantum })
+    }));
+    let (min, max) = bins.range();
+    Some(NumericShape {
+        min: min + 0.0,
+        max: max + 0.0,
+        quantum,
+    })
 }
 
 impl TokenEncoder {
@@ -180,7 +161,6 @@ impl TokenEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dp::NumericBins;
     use mirage_core::schema::ColumnKind;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;

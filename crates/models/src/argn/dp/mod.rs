@@ -16,7 +16,9 @@ use rand_chacha::ChaCha8Rng;
 use tracing::info;
 
 use super::network::Network;
-use super::{ArgnConfig, ColumnCodec, TabularArgn, encode_column, fit_codec, layout_of};
+use super::{
+    ArgnConfig, ColumnCodec, TabularArgn, encode_tokens, fit_codec, layout_of, network_columns,
+};
 use crate::dp::{DpSettings, DpStatistics};
 use crate::error::Result;
 use crate::progress::{FitContext, ProgressEvent};
@@ -61,21 +63,12 @@ pub fn fit(
             }
         });
     }
-    let network_columns: Vec<usize> = (0..columns.len())
-        .filter(|&i| matches!(columns[i], ColumnCodec::Tokens(_)))
-        .collect();
-    let mut tokens: Vec<Vec<u32>> = Vec::with_capacity(network_columns.len());
-    for &index in &network_columns {
-        let ColumnCodec::Tokens(encoder) = &columns[index] else {
-            continue;
-        };
-        let array = table.column(index)?;
-        let encoded = encode_column(encoder, &schema.columns[index].name, array.as_ref())?;
-        // What has no token (a null where the statistics found too few nulls for a
-        // token of their own) trains as OTHER, or as the first token.
-        let fallback = encoder.other_token().unwrap_or(0);
-        tokens.push(encoded.into_iter().map(|t| t.unwrap_or(fallback)).collect());
-    }
+    let network_columns = network_columns(&columns);
+    // What has no token (a null where the statistics found too few nulls for a token of
+    // their own) trains as OTHER, or as the first token.
+    let tokens = encode_tokens(table, &columns, &network_columns, |encoder| {
+        encoder.other_token().unwrap_or(0)
+    })?;
     context.report(ProgressEvent {
         stage: "encoding",
         step: 1,
@@ -109,15 +102,5 @@ pub fn fit(
         );
     }
     let report = crate::dp::finish(&tracker, &settings)?;
-    let heads = network.heads()?;
-    Ok(TabularArgn {
-        config,
-        schema,
-        columns,
-        network_columns,
-        network,
-        heads,
-        training: None,
-        privacy: Some(report),
-    })
+    TabularArgn::assemble(config, schema, columns, network, None, Some(report))
 }

@@ -9,17 +9,34 @@
 //!
 //! For a fixed forward pass (fixed ReLU pattern) the whole backward pass is linear in the
 //! logit gradients, so scaling row r's logit gradient by `f_r = min(1, C/‖g_r‖)` scales
-//! every intermediate gradient of that row by `f_r` too: the parameter gradients are then
-//! accumulated once, from the scaled intermediates, and give `Σ_r f_r·g_r` directly.
+//! every intermediate gradient of that row by `f_r` too: the ordinary backward pass
+//! (`Network::backward`) then accumulates the parameter gradients once, from the
+//! scaled intermediates, and gives `Σ_r f_r·g_r` directly.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
-use super::Network;
+use super::{Network, RowGradients};
 use crate::error::Result;
-use crate::training::candle_error;
 
 fn squared(values: &[f32]) -> f64 {
     values.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+}
+
+/// Adds to each row's squared norm that of its gradient of a linear layer, weights and
+/// bias: `(‖x_r‖² + 1)·‖g_r‖²`, for the rows' inputs `x` and output gradients `g`
+/// (row-major, `x_width` and `g_width` wide).
+fn add_linear_norms(norms: &mut [f64], x: &[f32], x_width: usize, g: &[f32], g_width: usize) {
+    for (row, norm) in norms.iter_mut().enumerate() {
+        let g = squared(&g[row * g_width..(row + 1) * g_width]);
+        *norm += g * (squared(&x[row * x_width..(row + 1) * x_width]) + 1.0);
+    }
+}
+
+/// Multiplies row r of `values` (row-major, `width` wide) by `factors[r]`.
+fn scale_rows(values: &mut [f32], width: usize, factors: &[f32]) {
+    for (row, &f) in values.chunks_mut(width.max(1)).zip(factors) {
+        row.iter_mut().for_each(|g| *g *= f);
+    }
 }
 
 /// The clipped gradients of one batch.
@@ -42,91 +59,47 @@ impl Network {
         positions: &[Vec<usize>],
         clip_norm: f64,
     ) -> Result<ClippedGradients> {
+        let pass = self.backward(tokens, positions, Some(clip_norm))?;
+        Ok(ClippedGradients {
+            loss: pass.loss / positions.len().max(1) as f64,
+            gradients: pass.gradients,
+            squared_norms: pass.squared_norms.unwrap_or_default(),
+        })
+    }
+
+    /// Each row's squared gradient norm over all parameters, from its own intermediate
+    /// gradients (`inputs`: the masked inputs `(J, B, D)`, `hidden`: the activations
+    /// `(J, B, H)`); then every intermediate gradient of row r scaled by
+    /// `min(1, C/‖g_r‖)`.
+    pub(super) fn clip_rows(
+        &self,
+        inputs: &[f32],
+        hidden: &[f32],
+        starts: &[usize],
+        positions: &[Vec<usize>],
+        rows: &mut RowGradients<'_>,
+        clip_norm: f64,
+    ) -> Vec<f64> {
         let layout = &self.layout;
-        let (j, d, h, c, b) = (
+        let (j, d, h, b) = (
             layout.columns(),
             layout.total,
             layout.hidden,
-            layout.max_cardinality,
             positions.len(),
         );
-        let cpu = &Device::Cpu;
-        let tables = self.tables()?;
-        let inputs = self.masked_inputs(&tables, tokens, positions)?;
-        let (hidden, logits, starts) = self.forward(&inputs, b)?;
-        let flat = |t: &Tensor| {
-            t.flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(candle_error)
-        };
-        let input_values = flat(&inputs)?;
-        let hidden_values = flat(&hidden)?;
-
-        // Each row's own logit gradients (no 1/B: the sum of rows, not their mean).
-        let mut d_logits = vec![0.0f32; logits.len()];
-        let mut loss = 0.0f64;
-        for (head, &card) in layout.cardinalities.iter().enumerate() {
-            for (row, &target) in tokens[head].iter().enumerate().take(b) {
-                let base = starts[head] + row * card;
-                let values = &logits[base..base + card];
-                let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = values.iter().map(|&l| (l - max).exp()).sum();
-                let log_sum = max + sum.ln();
-                let target = target as usize;
-                loss += f64::from(log_sum - values[target]);
-                for (k, &l) in values.iter().enumerate() {
-                    d_logits[base + k] = (l - log_sum).exp();
-                }
-                d_logits[base + target] -= 1.0;
-            }
-        }
-
-        // Hidden gradients per head, through the ReLU; output-layer norms on the way.
         let mut squared_norms = vec![0.0f64; b];
-        let w2 = self.w2.as_tensor().detach();
-        let mut d_hidden_values = Vec::with_capacity(j * b * h);
+        // Output and hidden layers, head by head.
         for (head, &card) in layout.cardinalities.iter().enumerate() {
-            let block = &d_logits[starts[head]..starts[head] + b * card];
-            let run = || -> candle_core::Result<Vec<f32>> {
-                let d_out = Tensor::from_slice(block, (b, card), cpu)?;
-                let w = w2.get(head)?.narrow(1, 0, card)?.contiguous()?;
-                d_out.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()
-            };
-            d_hidden_values.extend(run().map_err(candle_error)?);
-            for (row, norm) in squared_norms.iter_mut().enumerate() {
-                let g = squared(&block[row * card..(row + 1) * card]);
-                let a = &hidden_values[(head * b + row) * h..(head * b + row + 1) * h];
-                *norm += g * (squared(a) + 1.0);
-            }
+            let block = &rows.logits[starts[head]..starts[head] + b * card];
+            let a = &hidden[head * b * h..(head + 1) * b * h];
+            add_linear_norms(&mut squared_norms, a, h, block, card);
         }
-        for (g, &a) in d_hidden_values.iter_mut().zip(&hidden_values) {
-            if a <= 0.0 {
-                *g = 0.0;
-            }
-        }
-        // Hidden-layer norms.
         for head in 0..j {
-            for (row, norm) in squared_norms.iter_mut().enumerate() {
-                let at = head * b + row;
-                let g = squared(&d_hidden_values[at * h..(at + 1) * h]);
-                *norm += g * (squared(&input_values[at * d..(at + 1) * d]) + 1.0);
-            }
+            let x = &inputs[head * b * d..(head + 1) * b * d];
+            let g = &rows.hidden[head * b * h..(head + 1) * b * h];
+            add_linear_norms(&mut squared_norms, x, d, g, h);
         }
-        let d_hidden = Tensor::from_vec(d_hidden_values, (j, b, h), cpu).map_err(candle_error)?;
-        let d_inputs = d_hidden
-            .matmul(
-                &self
-                    .w1
-                    .as_tensor()
-                    .detach()
-                    .transpose(1, 2)
-                    .map_err(candle_error)?,
-            )
-            .map_err(candle_error)?;
-        let mut d_inputs = flat(&d_inputs)?;
-        let mut d_hidden_values = flat(&d_hidden)?;
-
-        // Embedding norms: per row and column, the sum over the heads that see it.
+        // Embeddings: per row and column, the sum over the heads that see it.
         let mut row_sum = vec![0.0f32; layout.widths.iter().copied().max().unwrap_or(0)];
         for (row, position) in positions.iter().enumerate() {
             for column in 0..j {
@@ -140,7 +113,7 @@ impl Network {
                     }
                     seen = true;
                     let start = (head * b + row) * d + layout.offsets[column];
-                    for (s, &g) in sum.iter_mut().zip(&d_inputs[start..start + width]) {
+                    for (s, &g) in sum.iter_mut().zip(&rows.inputs[start..start + width]) {
                         *s += g;
                     }
                 }
@@ -153,92 +126,25 @@ impl Network {
         // Clip: scale every intermediate gradient of row r by f_r.
         let factors = mirage_privacy::dpsgd::clip_factors(&squared_norms, clip_norm);
         for (head, &card) in layout.cardinalities.iter().enumerate() {
-            for (row, &f) in factors.iter().enumerate() {
-                let base = starts[head] + row * card;
-                d_logits[base..base + card].iter_mut().for_each(|g| *g *= f);
-            }
+            scale_rows(
+                &mut rows.logits[starts[head]..starts[head] + b * card],
+                card,
+                &factors,
+            );
         }
         for head in 0..j {
-            for (row, &f) in factors.iter().enumerate() {
-                let at = head * b + row;
-                d_hidden_values[at * h..(at + 1) * h]
-                    .iter_mut()
-                    .for_each(|g| *g *= f);
-                d_inputs[at * d..(at + 1) * d]
-                    .iter_mut()
-                    .for_each(|g| *g *= f);
-            }
+            scale_rows(
+                &mut rows.hidden[head * b * h..(head + 1) * b * h],
+                h,
+                &factors,
+            );
+            scale_rows(
+                &mut rows.inputs[head * b * d..(head + 1) * b * d],
+                d,
+                &factors,
+            );
         }
-
-        // Parameter gradients from the scaled intermediates.
-        let mut d_b2 = vec![0.0f32; j * c];
-        let mut d_w2 = vec![0.0f32; j * h * c];
-        for (head, &card) in layout.cardinalities.iter().enumerate() {
-            let block = &d_logits[starts[head]..starts[head] + b * card];
-            for row in 0..b {
-                for k in 0..card {
-                    d_b2[head * c + k] += block[row * card + k];
-                }
-            }
-            let run = || -> candle_core::Result<Vec<f32>> {
-                let d_out = Tensor::from_slice(block, (b, card), cpu)?;
-                hidden
-                    .get(head)?
-                    .t()?
-                    .matmul(&d_out)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()
-            };
-            let d_w = run().map_err(candle_error)?;
-            for unit in 0..h {
-                let to = (head * h + unit) * c;
-                d_w2[to..to + card].copy_from_slice(&d_w[unit * card..(unit + 1) * card]);
-            }
-        }
-        let mut d_b1 = vec![0.0f32; j * h];
-        for (i, &g) in d_hidden_values.iter().enumerate() {
-            let head = i / (b * h);
-            d_b1[head * h + i % h] += g;
-        }
-        let d_hidden = Tensor::from_vec(d_hidden_values, (j, b, h), cpu).map_err(candle_error)?;
-        let d_w1 = inputs
-            .transpose(1, 2)
-            .and_then(|t| t.matmul(&d_hidden))
-            .map_err(candle_error)?;
-        let mut d_tables: Vec<Vec<f32>> = tables.iter().map(|t| vec![0.0; t.len()]).collect();
-        for head in 0..j {
-            for (row, position) in positions.iter().enumerate() {
-                let base = (head * b + row) * d;
-                for (column, grad) in d_tables.iter_mut().enumerate() {
-                    if position[column] >= position[head] {
-                        continue;
-                    }
-                    let width = layout.widths[column];
-                    let token = tokens[column][row] as usize;
-                    let start = base + layout.offsets[column];
-                    for (g, &x) in grad[token * width..(token + 1) * width]
-                        .iter_mut()
-                        .zip(&d_inputs[start..start + width])
-                    {
-                        *g += x;
-                    }
-                }
-            }
-        }
-        let mut gradients = Vec::with_capacity(j + 4);
-        for (column, grad) in d_tables.into_iter().enumerate() {
-            let shape = (layout.cardinalities[column], layout.widths[column]);
-            gradients.push(Tensor::from_vec(grad, shape, cpu).map_err(candle_error)?);
-        }
-        gradients.push(d_w1);
-        gradients.push(Tensor::from_vec(d_b1, (j, 1, h), cpu).map_err(candle_error)?);
-        gradients.push(Tensor::from_vec(d_w2, (j, h, c), cpu).map_err(candle_error)?);
-        gradients.push(Tensor::from_vec(d_b2, (j, 1, c), cpu).map_err(candle_error)?);
-        Ok(ClippedGradients {
-            loss: loss / b.max(1) as f64,
-            gradients,
-            squared_norms,
-        })
+        squared_norms
     }
 }
 
