@@ -397,14 +397,10 @@ pub fn run() -> anyhow::Result<()> {
                     let budget = mirage_privacy::Spend::new(epsilon, delta);
                     mirage_privacy::PrivacyBudget::new(epsilon, delta)
                         .context("--epsilon/--delta")?;
-                    let ledger = match store.load(&dataset)? {
-                        Some(mut ledger) => {
-                            ledger.set_budget(budget)?;
-                            ledger
-                        }
-                        None => mirage_privacy::Ledger::new(budget),
-                    };
-                    store.save(&dataset, &ledger)?;
+                    let (ledger, _) = store.update(&dataset, Some(budget), |ledger| {
+                        ledger.set_budget(budget)?;
+                        Ok(ledger.clone())
+                    })?;
                     print!(
                         "{}",
                         crate::budget::BudgetView::of(&dataset, &ledger).render()

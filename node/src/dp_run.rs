@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use mirage_core::records::ModelKind;
-use mirage_privacy::{Ledger, PrivacyBudget, PrivacyReport, PublicSchema, Spend};
+use mirage_privacy::{PrivacyBudget, PrivacyReport, PublicSchema, Spend};
 use serde::Serialize;
 
 use crate::budget::{BudgetStore, DEFAULT_BUDGET, check_dataset_name};
@@ -128,19 +128,19 @@ impl PrivacyRequest {
             None => dataset_name(source),
         };
         check_dataset_name(&dataset).context("--dataset")?;
-        let (mut ledger, created) = store.load_or_create(&dataset, DEFAULT_BUDGET)?;
         let request = format!("synth-{}", uuid::Uuid::new_v4());
-        ledger
-            .reserve(&request, Spend::new(self.epsilon, self.delta))
-            .with_context(|| {
-                format!(
-                    "the privacy budget of dataset {dataset:?} (ε = {}, δ = {:e}) would be exceeded; \
-                     see `mirage budget show {dataset}`",
-                    ledger.budget().epsilon,
-                    ledger.budget().delta
-                )
-            })?;
-        store.save(&dataset, &ledger)?;
+        let ((), created) = store.update(&dataset, Some(DEFAULT_BUDGET), |ledger| {
+            ledger
+                .reserve(&request, Spend::new(self.epsilon, self.delta))
+                .with_context(|| {
+                    format!(
+                        "the privacy budget of dataset {dataset:?} (ε = {}, δ = {:e}) would be exceeded; \
+                         see `mirage budget show {dataset}`",
+                        ledger.budget().epsilon,
+                        ledger.budget().delta
+                    )
+                })
+        })?;
         Ok(Reservation {
             store,
             dataset,
@@ -151,25 +151,22 @@ impl PrivacyRequest {
 }
 
 impl Reservation {
-    fn ledger(&self) -> anyhow::Result<Ledger> {
-        self.store
-            .load(&self.dataset)?
-            .with_context(|| format!("the ledger of {:?} disappeared", self.dataset))
-    }
-
     /// Gives the reservation back (the run failed before spending anything final).
     pub fn release(self) -> anyhow::Result<()> {
-        let mut ledger = self.ledger()?;
-        ledger.release(&self.request);
-        self.store.save(&self.dataset, &ledger)
+        self.store.update(&self.dataset, None, |ledger| {
+            ledger.release(&self.request);
+            Ok(())
+        })?;
+        Ok(())
     }
 
     /// Commits what the model reports it spent, with every mechanism it ran.
     pub fn commit(self, report: &PrivacyReport) -> anyhow::Result<PrivacySummary> {
-        let mut ledger = self.ledger()?;
         let spend = Spend::new(report.epsilon_rdp, report.target.delta);
-        ledger.commit_mechanisms(&self.request, spend, &report.events)?;
-        self.store.save(&self.dataset, &ledger)?;
+        let (ledger, _) = self.store.update(&self.dataset, None, |ledger| {
+            ledger.commit_mechanisms(&self.request, spend, &report.events)?;
+            Ok(ledger.clone())
+        })?;
         Ok(PrivacySummary {
             dataset: self.dataset,
             report: report.clone(),
