@@ -229,21 +229,18 @@ impl RdpAccountant {
     /// and ε²/2-zCDP (Bun & Steinke, 2016, Proposition 1.4), so each order gets the smaller
     /// of ε and αε²/2.
     pub fn add_pure(&mut self, epsilon: f64) -> Result<()> {
-        if !(epsilon >= 0.0 && epsilon.is_finite()) {
-            return Err(PrivacyError::InvalidParameter {
-                field: "epsilon",
-                message: format!("{epsilon} is not a non-negative number"),
-            });
-        }
-        for (total, alpha) in self.rdp.iter_mut().zip(&self.orders) {
-            *total += epsilon.min(alpha * epsilon * epsilon / 2.0);
-        }
-        Ok(())
+        self.add_capped_quadratic(epsilon, 2.0)
     }
 
     /// Adds an ε-DP exponential mechanism: it is ε-bounded-range, so ε²/8-zCDP (Cesar &
     /// Rogers, 2021), and ε-DP, so each order gets the smaller of ε and αε²/8.
     pub fn add_exponential(&mut self, epsilon: f64) -> Result<()> {
+        self.add_capped_quadratic(epsilon, 8.0)
+    }
+
+    /// Adds min(ε, αε²/divisor) at every order α: an ε-DP mechanism that is also
+    /// ε²/divisor-zCDP.
+    fn add_capped_quadratic(&mut self, epsilon: f64, divisor: f64) -> Result<()> {
         if !(epsilon >= 0.0 && epsilon.is_finite()) {
             return Err(PrivacyError::InvalidParameter {
                 field: "epsilon",
@@ -251,7 +248,7 @@ impl RdpAccountant {
             });
         }
         for (total, alpha) in self.rdp.iter_mut().zip(&self.orders) {
-            *total += epsilon.min(alpha * epsilon * epsilon / 8.0);
+            *total += epsilon.min(alpha * epsilon * epsilon / divisor);
         }
         Ok(())
     }

@@ -78,13 +78,7 @@ impl Linear {
             }
         }
         if let Some(dx) = dx {
-            dx.resize(dy.rows, self.input);
-            matmul(
-                &mut dx.data,
-                dy.operand(),
-                Operand::transposed(params.value(self.weight), self.input, self.output),
-                false,
-            );
+            self.backward_input(params, dy, dx);
         }
     }
 
