@@ -24,7 +24,7 @@ use mirage_core::{Schema, Table, Value};
 use super::continuous::ContinuousColumn;
 use super::discrete::{CategoryLayout, DiscreteEncoding, digits_for};
 use super::grid::QuantileCdf;
-use super::{ColumnTransform, DataTransformer, DiscreteColumn, Span, TransformerOptions};
+use super::{ColumnTransform, DataTransformer, TransformerOptions};
 use crate::copula::{KeyGenerator, TextGenerator};
 use crate::dp::{ColumnStats, DpSettings, DpStatistics, OTHER_LABEL};
 use crate::error::{ModelError, Result};
@@ -53,11 +53,9 @@ impl DataTransformer {
     ) -> Result<Self> {
         options.validate()?;
         let rows = stats.rows.max(1.0);
-        let mut columns = Vec::with_capacity(schema.len());
-        let (mut offsets, mut spans, mut discrete) = (Vec::new(), Vec::new(), Vec::new());
-        let mut width = 0;
+        let mut transforms = Vec::with_capacity(schema.len());
         for (index, column) in schema.columns.iter().enumerate() {
-            let (transform, frequencies) = dp_column(
+            transforms.push(dp_column(
                 schema,
                 index,
                 stats.column(&column.name),
@@ -65,51 +63,12 @@ impl DataTransformer {
                 rows,
                 options,
                 table,
-            )?;
-            offsets.push(width);
-            if let (Some(frequencies), ColumnTransform::Discrete(encoding)) =
-                (frequencies, &transform)
-                && encoding.layout == CategoryLayout::OneHot
-            {
-                discrete.push(DiscreteColumn {
-                    column: column.name.clone(),
-                    span: spans.len(),
-                    categories: encoding.categories.len(),
-                    frequencies,
-                    null_indicator: false,
-                });
-            }
-            if let ColumnTransform::Continuous(c) = &transform
-                && c.has_nulls
-            {
-                let present = (rows - c.null_count as f64).round().max(1.0) as u64;
-                discrete.push(DiscreteColumn {
-                    column: column.name.clone(),
-                    span: spans.len() + 2,
-                    categories: 2,
-                    frequencies: vec![present, c.null_count.max(1)],
-                    null_indicator: true,
-                });
-            }
-            for (span_width, activation) in transform.spans() {
-                spans.push(Span {
-                    start: width,
-                    width: span_width,
-                    activation,
-                });
-                width += span_width;
-            }
-            columns.push(transform);
+            )?);
         }
-        Ok(Self {
-            options: options.clone(),
-            schema: schema.clone(),
-            columns,
-            offsets,
-            spans,
-            discrete,
-            width,
-        })
+        Ok(Self::assemble(schema.clone(), transforms, options, |c| {
+            let present = (rows - c.null_count as f64).round().max(1.0) as u64;
+            vec![present, c.null_count.max(1)]
+        }))
     }
 }
 

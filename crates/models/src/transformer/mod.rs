@@ -158,11 +158,38 @@ impl DataTransformer {
         let rows = table.num_rows();
         crate::synthesizer::ensure_not_empty(table)?;
         let fitted = parallel::map(schema.len(), |index| fit_column(table, index, options));
+        let mut transforms = Vec::with_capacity(schema.len());
+        for (column, result) in schema.columns.iter().zip(fitted) {
+            let (transform, frequencies) = result?;
+            if let ColumnTransform::Continuous(c) = &transform {
+                debug!(
+                    column = %column.name,
+                    components = c.mixture.components(),
+                    iterations = c.mixture.iterations,
+                    "mixture fitted"
+                );
+            }
+            transforms.push((transform, frequencies));
+        }
+        Ok(Self::assemble(schema, transforms, options, |c| {
+            vec![rows as u64 - c.null_count, c.null_count]
+        }))
+    }
+
+    /// Lays fitted column transforms out in a row: offsets, spans, and the discrete
+    /// spans the conditional vector and calibration use (one-hot categories with their
+    /// frequencies, and numeric null indicators whose `(present, null)` frequencies
+    /// `null_frequencies` gives).
+    fn assemble(
+        schema: Schema,
+        transforms: Vec<(ColumnTransform, Option<Vec<u64>>)>,
+        options: &TransformerOptions,
+        null_frequencies: impl Fn(&ContinuousColumn) -> Vec<u64>,
+    ) -> Self {
         let mut columns = Vec::with_capacity(schema.len());
         let (mut offsets, mut spans, mut discrete) = (Vec::new(), Vec::new(), Vec::new());
         let mut width = 0;
-        for (column, result) in schema.columns.iter().zip(fitted) {
-            let (transform, frequencies) = result?;
+        for (column, (transform, frequencies)) in schema.columns.iter().zip(transforms) {
             offsets.push(width);
             if let (Some(frequencies), ColumnTransform::Discrete(encoding)) =
                 (frequencies, &transform)
@@ -184,7 +211,7 @@ impl DataTransformer {
                     column: column.name.clone(),
                     span: spans.len() + 2,
                     categories: 2,
-                    frequencies: vec![rows as u64 - c.null_count, c.null_count],
+                    frequencies: null_frequencies(c),
                     null_indicator: true,
                 });
             }
@@ -196,17 +223,9 @@ impl DataTransformer {
                 });
                 width += span_width;
             }
-            if let ColumnTransform::Continuous(c) = &transform {
-                debug!(
-                    column = %column.name,
-                    components = c.mixture.components(),
-                    iterations = c.mixture.iterations,
-                    "mixture fitted"
-                );
-            }
             columns.push(transform);
         }
-        Ok(Self {
+        Self {
             options: options.clone(),
             schema,
             columns,
@@ -214,7 +233,7 @@ impl DataTransformer {
             spans,
             discrete,
             width,
-        })
+        }
     }
 
     /// The encoded row width.
