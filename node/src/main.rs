@@ -22,6 +22,7 @@ mod evaluate_cmd;
 mod gate_file;
 mod privacy_cmd;
 mod profile_cmd;
+mod raft;
 mod render;
 mod stages;
 mod synth;

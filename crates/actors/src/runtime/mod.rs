@@ -1,0 +1,32 @@
+//! The local actor runtime (ractor), on top of the pure state machine and placement.
+//!
+//! - [`StateClient`]: how actors reach the cluster state. [`LocalState`] keeps it in this
+//!   process's memory; the Raft-replicated store will implement the same trait.
+//! - [`ClusterSupervisor`]: the scheduler on a timer: expire leases, [`crate::place`],
+//!   `Assign`, then tell the node's supervisor to start the job.
+//! - [`NodeSupervisor`]: one per node: registers it, heartbeats with its leases (the only
+//!   renewal), stops workers whose lease is lost, starts and supervises one [`Worker`] per
+//!   job and marks a failed worker's job failed.
+//! - [`Worker`]: runs a [`JobRunner`] on a blocking thread and writes its checkpoints and
+//!   outcome under the lease's fencing token; a refused outcome is thrown away.
+//!
+//! Observers can follow what happens through an [`EventSink`].
+
+pub mod client;
+pub mod cluster;
+pub mod error;
+pub mod events;
+pub mod node;
+pub mod runner;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::{ClientFuture, LocalState, StateClient, command_name};
+pub use cluster::{Assignment, ClusterMsg, ClusterSupervisor, SchedulerConfig};
+pub use error::{ClientError, RuntimeError, RuntimeResult};
+pub use events::{EventSink, RuntimeEvent};
+pub use node::{NodeConfig, NodeMsg, NodeSupervisor};
+pub use runner::{CheckpointUrl, JobRunner};
+pub use worker::{Worker, WorkerArgs, WorkerMsg};
