@@ -15,6 +15,7 @@
 mod budget;
 mod choose;
 mod cli;
+mod cluster;
 mod config;
 mod demo;
 mod dp_run;

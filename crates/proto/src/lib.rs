@@ -7,7 +7,8 @@
 //! live in `mirage_core::convert`.
 //!
 //! The services: `DatasetService`, `ModelService`, `JobService`, `GenerationService`,
-//! `QualityService`, `PrivacyService` and `ClusterService`.
+//! `QualityService`, `PrivacyService` and `ClusterService`, and the internal node-to-node
+//! `RaftInternal` (Raft RPCs as serde_json payloads, authenticated by the cluster secret).
 
 /// The generated code, kept private so that lint exceptions stay confined to it.
 #[allow(

@@ -9,7 +9,8 @@
 //!   [`StateMachine`]; snapshots are persisted in sled and restored on start.
 //! - `network.rs`: the [`RaftTransport`] boundary (one async call per Raft RPC) and its
 //!   adapter to openraft's network traits; `in_process.rs`: the in-process transport with
-//!   fault injection (partitions) used by the tests.
+//!   fault injection (partitions) used by the tests; `grpc/`: the tonic transport and
+//!   server of the internal `RaftInternal` service, authenticated by the cluster secret.
 //! - `node.rs`: [`RaftNode`], the handle the rest of the node uses (start, bootstrap,
 //!   membership, write, linearizable read, metrics, shutdown); `config.rs`: its settings.
 //! - `error.rs`: [`RaftNodeError`].
@@ -26,6 +27,7 @@
 mod codec;
 mod config;
 mod error;
+mod grpc;
 mod in_process;
 mod log_store;
 mod network;
@@ -38,6 +40,7 @@ mod tests;
 
 pub use config::RaftNodeConfig;
 pub use error::{RaftNodeError, Result};
+pub use grpc::{ClusterSecret, GrpcTransport, GrpcTransportConfig, RaftGrpcError, RaftGrpcServer};
 pub use in_process::{InProcessNetwork, InProcessTransport};
 pub use network::{Delivery, RaftTransport, TransportError};
 pub use node::{RaftNode, RaftNodeMetrics, RaftRole};

@@ -1,0 +1,118 @@
+//! Throughput, latency and fail-over figures over tonic loopback; run in release:
+//! `cargo test --release -p mirage-node --bin mirage raft::grpc::tests::bench -- --ignored --nocapture`.
+
+use std::time::{Duration, Instant};
+
+use super::super::super::tests::fast_config;
+use super::GrpcCluster;
+use crate::raft::{NodeId, RaftNodeConfig, RaftNodeError};
+
+struct LoadFigures {
+    writes: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// `writers` tasks write to the leader back to back for `duration`.
+async fn measure_load(
+    cluster: &GrpcCluster,
+    writers: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadFigures> {
+    let leader = cluster.node(cluster.leader(Duration::from_secs(5)).await?)?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let node = leader.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let command = format!("add writer{writer} 1").into_bytes();
+            while started.elapsed() < duration {
+                let sent = Instant::now();
+                node.write(command.clone()).await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, RaftNodeError>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |quantile: f64| {
+        let position = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
+        latencies.get(position).copied().unwrap_or_default()
+    };
+    Ok(LoadFigures {
+        writes: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    })
+}
+
+/// Kills the leader `rounds` times and measures kill → first committed write on the survivors.
+async fn measure_failover(
+    cluster: &mut GrpcCluster,
+    rounds: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut figures = Vec::new();
+    for _ in 0..rounds {
+        let leader: NodeId = cluster.leader(Duration::from_secs(5)).await?;
+        let killed_at = Instant::now();
+        cluster.kill(leader).await?;
+        cluster
+            .write("add failover 1", Duration::from_secs(30))
+            .await?;
+        figures.push(killed_at.elapsed());
+        cluster.restart(leader).await?;
+        cluster.converge(Duration::from_secs(10)).await?;
+    }
+    Ok(figures)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+async fn bench_three_node_grpc_cluster() -> anyhow::Result<()> {
+    let duration = Duration::from_secs(3);
+    for flush_on_write in [true, false] {
+        let config = RaftNodeConfig {
+            flush_on_write,
+            ..fast_config()
+        };
+        let mut cluster = GrpcCluster::start(&[1, 2, 3], config).await?;
+        for writers in [1, 16, 64] {
+            let figures = measure_load(&cluster, writers, duration).await?;
+            println!(
+                "grpc flush_on_write={flush_on_write} writers={writers}: {} writes, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+                figures.writes,
+                figures.per_second,
+                figures.p50.as_secs_f64() * 1e3,
+                figures.p99.as_secs_f64() * 1e3,
+            );
+        }
+        cluster.converge(Duration::from_secs(10)).await?;
+        cluster.shutdown().await?;
+    }
+    for (name, config) in [
+        ("fast (50/150-300 ms)", fast_config()),
+        ("default (100/500-1000 ms)", RaftNodeConfig::default()),
+    ] {
+        let mut cluster = GrpcCluster::start(&[1, 2, 3], config).await?;
+        let mut figures = measure_failover(&mut cluster, 5).await?;
+        figures.sort();
+        let shown: Vec<String> = figures
+            .iter()
+            .map(|time| format!("{:.0}", time.as_secs_f64() * 1e3))
+            .collect();
+        println!(
+            "grpc fail-over kill → first commit, {name}: [{}] ms",
+            shown.join(", ")
+        );
+        cluster.shutdown().await?;
+    }
+    Ok(())
+}
