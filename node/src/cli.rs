@@ -194,6 +194,31 @@ enum Command {
         /// The TOML file; the defaults when omitted.
         file: Option<PathBuf>,
     },
+    /// Run a cluster node until Ctrl-C or SIGTERM (the cluster secret comes from
+    /// MIRAGE_CLUSTER_SECRET or the file's `cluster_secret`; needed with peers).
+    Node {
+        /// The node's TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Ask a running node about the cluster.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Print the members, leader, term, commit index and each node's resources.
+    Status {
+        /// The node to ask (its grpc_addr).
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        addr: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -366,6 +391,15 @@ pub fn run() -> anyhow::Result<()> {
         Command::Config { file } => {
             let config = crate::config::load(file.as_deref(), |name| std::env::var(name).ok())?;
             print!("{}", toml::to_string_pretty(&config)?);
+        }
+        Command::Node { config } => crate::node_cmd::run_node(&config)?,
+        Command::Cluster {
+            command: ClusterCommand::Status { addr, json },
+        } => {
+            print!("{}", crate::node_cmd::run_status(&addr, json)?);
+            if json {
+                println!();
+            }
         }
         Command::Models => {
             for kind in mirage_models::available_models() {

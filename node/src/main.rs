@@ -11,6 +11,7 @@
 //! - `render.rs`: tables and summaries for people.
 //! - `demo.rs`: the bundled Adult census dataset.
 //! - `config.rs`: node configuration loading (`mirage config check`).
+//! - `node_cmd.rs`: `mirage node` (a cluster member) and `mirage cluster status`.
 
 mod budget;
 mod choose;
@@ -21,6 +22,7 @@ mod demo;
 mod dp_run;
 mod evaluate_cmd;
 mod gate_file;
+mod node_cmd;
 mod privacy_cmd;
 mod profile_cmd;
 mod raft;

@@ -78,6 +78,11 @@ pub struct NodeConfig {
     pub peers: Vec<PeerConfig>,
     /// What the node offers.
     pub resources: ResourcesConfig,
+    /// The secret shared by the members of a multi-node cluster, presented on every internal
+    /// Raft call (`MIRAGE_CLUSTER_SECRET` overrides it). Never written back out, so printing
+    /// a config does not leak it.
+    #[serde(skip_serializing)]
+    pub cluster_secret: Option<String>,
 }
 
 impl Default for NodeConfig {
@@ -90,6 +95,7 @@ impl Default for NodeConfig {
             object_store: String::new(),
             peers: Vec::new(),
             resources: ResourcesConfig::default(),
+            cluster_secret: None,
         }
     }
 }
@@ -143,6 +149,9 @@ impl NodeConfig {
                 ));
             }
         }
+        if let Some(secret) = &self.cluster_secret {
+            validate_secret(secret).map_err(|message| invalid("cluster_secret", message))?;
+        }
         if let Some(0) = self.resources.cpu_cores {
             return Err(invalid(
                 "resources.cpu_cores",
@@ -175,6 +184,17 @@ impl NodeConfig {
             self.object_store.clone()
         }
     }
+}
+
+/// Checks that a cluster secret can travel in a gRPC header: non-empty, visible ASCII only.
+pub fn validate_secret(secret: &str) -> Result<(), &'static str> {
+    if secret.is_empty() {
+        return Err("must not be empty");
+    }
+    if !secret.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err("must hold only visible ASCII characters (no spaces or control characters)");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -256,6 +276,20 @@ mod tests {
                     ..base.clone()
                 },
                 "resources.cpu_cores",
+            ),
+            (
+                NodeConfig {
+                    cluster_secret: Some("two words".into()),
+                    ..base.clone()
+                },
+                "cluster_secret",
+            ),
+            (
+                NodeConfig {
+                    cluster_secret: Some(String::new()),
+                    ..base.clone()
+                },
+                "cluster_secret",
             ),
         ];
         for (config, field) in cases {

@@ -40,7 +40,10 @@ mod tests;
 
 pub use config::RaftNodeConfig;
 pub use error::{RaftNodeError, Result};
-pub use grpc::{ClusterSecret, GrpcTransport, GrpcTransportConfig, RaftGrpcError, RaftGrpcServer};
+pub use grpc::{
+    ClusterSecret, GrpcTransport, GrpcTransportConfig, RaftGrpcError, RaftGrpcServer,
+    raft_internal_service,
+};
 pub use in_process::{InProcessNetwork, InProcessTransport};
 pub use network::{Delivery, RaftTransport, TransportError};
 pub use node::{RaftNode, RaftNodeMetrics, RaftRole};

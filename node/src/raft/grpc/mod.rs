@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 
 pub use client::{GrpcTransport, GrpcTransportConfig};
 pub use secret::ClusterSecret;
-pub use server::RaftGrpcServer;
+pub use server::{RaftGrpcServer, raft_internal_service};
 
 /// The metadata header that carries the cluster secret.
 pub const CLUSTER_SECRET_HEADER: &str = "x-mirage-cluster-secret";

@@ -93,6 +93,22 @@ impl RaftInternal for RaftService {
     }
 }
 
+/// The `RaftInternal` service of one node, ready to add to a tonic server beside other
+/// services (the node serves it and the public API on one port).
+pub fn raft_internal_service(
+    node_id: NodeId,
+    raft: Raft<TypeConfig>,
+    secret: ClusterSecret,
+) -> RaftInternalServer<impl RaftInternal> {
+    RaftInternalServer::new(RaftService {
+        node_id,
+        raft,
+        secret,
+    })
+    .max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
+}
+
 /// A running `RaftInternal` server for one node. Dropping it stops the server in the
 /// background; [`shutdown`](Self::shutdown) also waits until the node's handle is released.
 pub struct RaftGrpcServer {
@@ -135,13 +151,7 @@ impl RaftGrpcServer {
         let address = listener
             .local_addr()
             .map_err(|source| RaftGrpcError::LocalAddress { source })?;
-        let service = RaftInternalServer::new(RaftService {
-            node_id,
-            raft,
-            secret,
-        })
-        .max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(DEFAULT_MAX_MESSAGE_BYTES);
+        let service = raft_internal_service(node_id, raft, secret);
         // Raft messages are small and latency-bound: never wait for Nagle.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop, stopped) = oneshot::channel::<()>();

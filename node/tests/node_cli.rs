@@ -1,0 +1,277 @@
+//! `mirage node` and `mirage cluster status` as separate processes on loopback.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SECRET: &str = "test-cluster-secret";
+
+fn mirage() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mirage"));
+    command.env_remove("MIRAGE_CLUSTER_SECRET");
+    for variable in [
+        "MIRAGE_NODE_ID",
+        "MIRAGE_DATA_DIR",
+        "MIRAGE_GRPC_ADDR",
+        "MIRAGE_FLIGHT_ADDR",
+        "MIRAGE_OBJECT_STORE",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+/// A free loopback port (bound, read and released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// Node processes, killed when the test ends however it ends.
+struct Nodes(Vec<(u64, Child)>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Writes node `id`'s config into `dir`: `ports[i]` is node i+1's gRPC port.
+fn write_config(dir: &Path, id: u64, ports: &[u16], cores: u32) -> std::path::PathBuf {
+    let mut text = format!(
+        "node_id = {id}\ndata_dir = {:?}\ngrpc_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\n",
+        dir.join(format!("node-{id}")).display().to_string(),
+        ports[usize::try_from(id).expect("id") - 1],
+        free_port(),
+    );
+    for (index, port) in ports.iter().enumerate() {
+        let peer = u64::try_from(index).expect("index") + 1;
+        if peer != id {
+            text.push_str(&format!(
+                "\n[[peers]]\nnode_id = {peer}\ngrpc_addr = \"127.0.0.1:{port}\"\n"
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "\n[resources]\ncpu_cores = {cores}\nmemory_mib = {}\n",
+        1024 * u64::from(cores)
+    ));
+    let path = dir.join(format!("node-{id}.toml"));
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn start(config: &Path, secret: Option<&str>) -> Child {
+    let mut command = mirage();
+    command
+        .args(["node", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(secret) = secret {
+        command.env("MIRAGE_CLUSTER_SECRET", secret);
+    }
+    command.spawn().expect("spawn mirage node")
+}
+
+/// `mirage cluster status --json` against `port`: the JSON, or None when it fails.
+fn status(port: u16) -> Option<Value> {
+    let output = mirage()
+        .args(["cluster", "status", "--json", "--addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("run mirage cluster status");
+    if !output.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// Polls `check` on the status of `port` until it holds or `timeout` passes.
+fn wait_for(port: u16, timeout: Duration, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    let mut last = None;
+    while start.elapsed() < timeout {
+        if let Some(status) = status(port) {
+            if check(&status) {
+                return status;
+            }
+            last = Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what} not seen on port {port} within {timeout:?}; last status: {last:?}");
+}
+
+fn node_entry(status: &Value, id: u64) -> Option<&Value> {
+    status["nodes"]
+        .as_array()?
+        .iter()
+        .find(|node| node["id"] == id)
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_single_node_leads_and_reports_its_resources_then_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let config = write_config(dir.path(), 1, &[port], 3);
+    let mut nodes = Nodes(vec![(1, start(&config, None))]);
+    let status = wait_for(port, Duration::from_secs(20), "node 1 leading", |s| {
+        s["leader_id"] == 1 && node_entry(s, 1).is_some_and(|n| n["last_heartbeat_at_ms"] != 0)
+    });
+    let node = node_entry(&status, 1).expect("node 1");
+    assert_eq!(node["role"], "leader", "{status}");
+    assert_eq!(node["cpu_cores"], 3, "{status}");
+    assert_eq!(node["memory_bytes"], 3u64 * 1024 * 1024 * 1024, "{status}");
+    assert!(status["term"].as_u64().is_some_and(|t| t >= 1), "{status}");
+    assert!(
+        status["commit_index"].as_u64().is_some_and(|c| c >= 1),
+        "{status}"
+    );
+
+    #[cfg(unix)]
+    {
+        let (_, child) = &mut nodes.0[0];
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
+        let exit = wait_exit(child, Duration::from_secs(10)).expect("node exits on SIGTERM");
+        assert!(exit.success(), "{exit:?}");
+        // The store is released: the node starts again on the same data and leads again.
+        nodes.0[0] = (1, start(&config, None));
+        wait_for(port, Duration::from_secs(20), "node 1 leading again", |s| {
+            s["leader_id"] == 1
+        });
+    }
+}
+
+#[test]
+fn three_nodes_elect_a_leader_and_elect_another_when_it_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = [free_port(), free_port(), free_port()];
+    let mut nodes = Nodes(
+        (1..=3u64)
+            .map(|id| {
+                let config =
+                    write_config(dir.path(), id, &ports, u32::try_from(id).expect("id") + 1);
+                (id, start(&config, Some(SECRET)))
+            })
+            .collect(),
+    );
+    // Every node knows the leader and all three are registered with their resources.
+    let mut leader = None;
+    for port in ports {
+        let status = wait_for(
+            port,
+            Duration::from_secs(25),
+            "a leader and 3 members",
+            |s| {
+                s["leader_id"].is_u64()
+                    && (1..=3u64).all(|id| {
+                        node_entry(s, id).is_some_and(|n| {
+                            n["cpu_cores"] == id + 1 && n["last_heartbeat_at_ms"] != 0
+                        })
+                    })
+            },
+        );
+        let seen = status["leader_id"].as_u64();
+        if let Some(known) = leader {
+            assert_eq!(seen, Some(known), "{status}");
+        }
+        leader = seen;
+    }
+    let leader = leader.expect("a leader");
+
+    let index = nodes
+        .0
+        .iter()
+        .position(|(id, _)| *id == leader)
+        .expect("leader process");
+    let (_, mut child) = nodes.0.remove(index);
+    child.kill().expect("kill the leader");
+    let _ = child.wait();
+    let killed_at = Instant::now();
+
+    let survivor = ports[usize::try_from(if leader == 1 { 2 } else { 1 }).expect("id") - 1];
+    let status = wait_for(survivor, Duration::from_secs(10), "a new leader", |s| {
+        s["leader_id"]
+            .as_u64()
+            .is_some_and(|id| id != leader && (1..=3).contains(&id))
+    });
+    let new_leader = status["leader_id"].as_u64().expect("new leader");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(10),
+        "new leader {new_leader} after {:?}",
+        killed_at.elapsed()
+    );
+    assert_eq!(
+        node_entry(&status, new_leader).map(|n| n["role"].clone()),
+        Some(Value::from("leader")),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_multi_node_config_without_a_secret_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = [free_port(), free_port()];
+    let config = write_config(dir.path(), 1, &ports, 1);
+    let mut child = mirage()
+        .args(["node", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let exit = wait_exit(&mut child, Duration::from_secs(10));
+    if exit.is_none() {
+        let _ = child.kill();
+    }
+    let Output { status, stderr, .. } = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert!(exit.is_some(), "the node started without a secret");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("MIRAGE_CLUSTER_SECRET") && stderr.contains("no cluster secret"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn status_against_a_dead_address_fails_naming_it() {
+    let port = free_port();
+    let output = mirage()
+        .args(["cluster", "status", "--addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("cannot connect"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
