@@ -36,6 +36,8 @@ mod state_machine;
 mod types;
 
 #[cfg(test)]
+pub(crate) mod load;
+#[cfg(test)]
 mod tests;
 
 pub use config::RaftNodeConfig;

@@ -2,20 +2,14 @@
 //! `cargo test --release -p mirage-node --bin mirage cluster::tests::bench -- --ignored --nocapture`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mirage_actors::{Command, Outcome, Settings, StateClient};
 use mirage_privacy::Spend;
 
 use super::{RaftCluster, dataset_id, fast_config, register_dataset};
 use crate::cluster::{RaftStateClient, RetryPolicy};
-
-struct Figures {
-    reservations: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
+use crate::raft::load::{LoadFigures, measure_load};
 
 /// `writers` tasks reserve back to back on dataset `n` for `duration`, writer `w` through
 /// `clients[w % len]`.
@@ -24,45 +18,22 @@ async fn measure(
     n: u128,
     writers: usize,
     duration: Duration,
-) -> anyhow::Result<Figures> {
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
+) -> anyhow::Result<LoadFigures> {
+    let clients: Arc<[Arc<RaftStateClient>]> = clients.into();
+    measure_load(writers, duration, move |writer, i| {
         let client = clients[writer % clients.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut i = 0_u64;
-            while started.elapsed() < duration {
-                let command = Command::Reserve {
-                    dataset: dataset_id(n),
-                    request: format!("w{writer}-{i}"),
-                    spend: Spend::new(1e-6, 0.0),
-                };
-                let sent = Instant::now();
-                let answer = client.apply(command).await?;
-                anyhow::ensure!(answer == Ok(Outcome::Applied), "refused: {answer:?}");
-                latencies.push(sent.elapsed());
-                i += 1;
-            }
-            Ok::<_, anyhow::Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let at = |quantile: f64| {
-        let position = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
-        latencies.get(position).copied().unwrap_or_default()
-    };
-    Ok(Figures {
-        reservations: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
+        async move {
+            let command = Command::Reserve {
+                dataset: dataset_id(n),
+                request: format!("w{writer}-{i}"),
+                spend: Spend::new(1e-6, 0.0),
+            };
+            let answer = client.apply(command).await?;
+            anyhow::ensure!(answer == Ok(Outcome::Applied), "refused: {answer:?}");
+            Ok(())
+        }
     })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,7 +63,7 @@ async fn bench_ledger_reservations_over_raft() -> anyhow::Result<()> {
             let figures = measure(&clients, dataset, writers, Duration::from_secs(3)).await?;
             println!(
                 "| {label} | {writers} | {} | {:.0} | {:.2} ms | {:.2} ms |",
-                figures.reservations,
+                figures.writes,
                 figures.per_second,
                 figures.p50.as_secs_f64() * 1e3,
                 figures.p99.as_secs_f64() * 1e3,

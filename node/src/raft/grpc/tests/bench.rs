@@ -5,53 +5,25 @@ use std::time::{Duration, Instant};
 
 use super::super::super::tests::fast_config;
 use super::GrpcCluster;
-use crate::raft::{NodeId, RaftNodeConfig, RaftNodeError};
-
-struct LoadFigures {
-    writes: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
+use crate::raft::load::{LoadFigures, measure_load};
+use crate::raft::{NodeId, RaftNodeConfig};
 
 /// `writers` tasks write to the leader back to back for `duration`.
-async fn measure_load(
+async fn measure_leader_load(
     cluster: &GrpcCluster,
     writers: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadFigures> {
     let leader = cluster.node(cluster.leader(Duration::from_secs(5)).await?)?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
+    measure_load(writers, duration, move |writer, _| {
         let node = leader.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let command = format!("add writer{writer} 1").into_bytes();
-            while started.elapsed() < duration {
-                let sent = Instant::now();
-                node.write(command.clone()).await?;
-                latencies.push(sent.elapsed());
-            }
-            Ok::<_, RaftNodeError>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let at = |quantile: f64| {
-        let position = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
-        latencies.get(position).copied().unwrap_or_default()
-    };
-    Ok(LoadFigures {
-        writes: latencies.len(),
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
+        async move {
+            node.write(format!("add writer{writer} 1").into_bytes())
+                .await?;
+            Ok(())
+        }
     })
+    .await
 }
 
 /// Kills the leader `rounds` times and measures kill → first committed write on the survivors.
@@ -85,7 +57,7 @@ async fn bench_three_node_grpc_cluster() -> anyhow::Result<()> {
         };
         let mut cluster = GrpcCluster::start(&[1, 2, 3], config).await?;
         for writers in [1, 16, 64] {
-            let figures = measure_load(&cluster, writers, duration).await?;
+            let figures = measure_leader_load(&cluster, writers, duration).await?;
             println!(
                 "grpc flush_on_write={flush_on_write} writers={writers}: {} writes, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
                 figures.writes,
