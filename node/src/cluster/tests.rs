@@ -17,6 +17,7 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 use super::{ClusterMachine, Members, RaftStateClient, RetryPolicy, decode_response};
+use crate::raft::test_support::wait_for_leader;
 use crate::raft::{InProcessNetwork, NodeId, RaftNode, RaftNodeConfig, RaftRole, StateMachine};
 
 pub fn fast_config() -> RaftNodeConfig {
@@ -133,28 +134,14 @@ impl RaftCluster {
 
     /// The running leader with the highest term.
     pub async fn leader(&self, timeout: Duration) -> anyhow::Result<NodeId> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut best: Option<(u64, NodeId)> = None;
-            for id in self.members.ids() {
-                let Some(node) = self.members.get(id) else {
-                    continue;
-                };
-                let metrics = node.metrics().await?;
-                if metrics.role == RaftRole::Leader
-                    && best.is_none_or(|(term, _)| metrics.term > term)
-                {
-                    best = Some((metrics.term, id));
-                }
-            }
-            if let Some((_, id)) = best {
-                return Ok(id);
-            }
-            if Instant::now() > deadline {
-                bail!("no leader within {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_leader(timeout, || {
+            self.members
+                .ids()
+                .into_iter()
+                .filter_map(|id| self.members.get(id).map(|node| (id, node)))
+                .collect()
+        })
+        .await
     }
 
     /// Waits until every running node has applied the same index and holds the same

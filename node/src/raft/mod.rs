@@ -36,7 +36,7 @@ mod state_machine;
 mod types;
 
 #[cfg(test)]
-pub(crate) mod load;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 

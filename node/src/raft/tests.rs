@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow, bail, ensure};
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 
+use super::test_support::wait_for_leader;
 use super::{
     InProcessNetwork, NodeId, RaftNode, RaftNodeConfig, RaftNodeError, RaftRole, StateMachine,
 };
@@ -135,28 +136,15 @@ impl Cluster {
         among: &[NodeId],
         timeout: Duration,
     ) -> anyhow::Result<NodeId> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut best: Option<(u64, NodeId)> = None;
-            for (&id, node) in &self.nodes {
-                if !among.is_empty() && !among.contains(&id) {
-                    continue;
-                }
-                let metrics = node.metrics().await?;
-                if metrics.role == RaftRole::Leader
-                    && best.is_none_or(|(term, _)| metrics.term > term)
-                {
-                    best = Some((metrics.term, id));
-                }
-            }
-            if let Some((_, id)) = best {
-                return Ok(id);
-            }
-            if Instant::now() > deadline {
-                bail!("no leader among {among:?} within {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_leader(timeout, || {
+            self.nodes
+                .iter()
+                .filter(|(id, _)| among.is_empty() || among.contains(id))
+                .map(|(&id, node)| (id, &**node))
+                .collect()
+        })
+        .await
+        .with_context(|| format!("among {among:?}"))
     }
 
     /// Writes through the current leader among `among`, retrying only while a node answers

@@ -9,7 +9,7 @@ use mirage_privacy::Spend;
 
 use super::{RaftCluster, dataset_id, fast_config, register_dataset};
 use crate::cluster::{RaftStateClient, RetryPolicy};
-use crate::raft::load::{LoadFigures, measure_load};
+use crate::raft::test_support::{LoadFigures, measure_load};
 
 /// `writers` tasks reserve back to back on dataset `n` for `duration`, writer `w` through
 /// `clients[w % len]`.

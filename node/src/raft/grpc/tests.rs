@@ -15,6 +15,7 @@ use openraft::{BasicNode, Vote};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
+use super::super::test_support::wait_for_leader;
 use super::super::tests::{Counters, fast_config};
 use super::super::{
     NodeId, RaftNode, RaftNodeConfig, RaftNodeError, RaftRole, RaftTransport, TransportError,
@@ -123,25 +124,13 @@ impl GrpcCluster {
 
     /// The leader with the highest term among the running nodes.
     async fn leader(&self, timeout: Duration) -> anyhow::Result<NodeId> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut best: Option<(u64, NodeId)> = None;
-            for (&id, member) in &self.members {
-                let metrics = member.node.metrics().await?;
-                if metrics.role == RaftRole::Leader
-                    && best.is_none_or(|(term, _)| metrics.term > term)
-                {
-                    best = Some((metrics.term, id));
-                }
-            }
-            if let Some((_, id)) = best {
-                return Ok(id);
-            }
-            if Instant::now() > deadline {
-                bail!("no leader within {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_leader(timeout, || {
+            self.members
+                .iter()
+                .map(|(&id, member)| (id, &*member.node))
+                .collect()
+        })
+        .await
     }
 
     /// Writes through the current leader, retrying only on "not the leader" (never proposed).

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Cluster, fast_config};
-use crate::raft::load::{LoadFigures, measure_load};
+use crate::raft::test_support::{LoadFigures, measure_load};
 use crate::raft::{NodeId, RaftNodeConfig};
 
 /// `writers` tasks write to the leader back to back for `duration`.

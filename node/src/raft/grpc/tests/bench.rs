@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::super::super::tests::fast_config;
 use super::GrpcCluster;
-use crate::raft::load::{LoadFigures, measure_load};
+use crate::raft::test_support::{LoadFigures, measure_load};
 use crate::raft::{NodeId, RaftNodeConfig};
 
 /// `writers` tasks write to the leader back to back for `duration`.

@@ -1,8 +1,43 @@
-//! Load measurement shared by the cluster's benchmarks: writers issuing requests back to
-//! back for a fixed time, and the throughput and latency quantiles they saw.
+//! Shared by the cluster's tests and benchmarks: waiting for a leader, and load
+//! measurement (writers issuing requests back to back for a fixed time, and the
+//! throughput and latency quantiles they saw).
 
 use std::future::Future;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
+
+use super::{NodeId, RaftNode, RaftRole, StateMachine};
+
+/// The leader with the highest term among the nodes `nodes()` lists (asked again on every
+/// poll, so nodes may stop and start meanwhile); an error after `timeout`.
+pub(crate) async fn wait_for_leader<S, R, F>(
+    timeout: Duration,
+    mut nodes: F,
+) -> anyhow::Result<NodeId>
+where
+    S: StateMachine,
+    R: Deref<Target = RaftNode<S>>,
+    F: FnMut() -> Vec<(NodeId, R)>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut best: Option<(u64, NodeId)> = None;
+        for (id, node) in nodes() {
+            let metrics = node.metrics().await?;
+            if metrics.role == RaftRole::Leader && best.is_none_or(|(term, _)| metrics.term > term)
+            {
+                best = Some((metrics.term, id));
+            }
+        }
+        if let Some((_, id)) = best {
+            return Ok(id);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("no leader within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// What a load run saw.
 pub(crate) struct LoadFigures {
