@@ -218,7 +218,7 @@ pub fn summary(summary: &SynthSummary) -> String {
                 .map_or(String::new(), |e| format!(", {e:.4} by PRV")),
             report.target.delta,
             report.target.epsilon,
-            report.epsilon_tightest
+            report.epsilon_tightest()
         );
         let _ = writeln!(
             out,

@@ -154,11 +154,6 @@ pub struct PrivacyReport {
     /// The PRV accountant's ε (upper bound), when every event is one it models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon_prv: Option<f64>,
-    /// The tightest valid ε: the smaller of the RDP and PRV figures (both are upper
-    /// bounds; PRV models exponential mechanisms only by randomized response, so RDP's
-    /// bounded-range bound can win when they dominate).
-    #[serde(default)]
-    pub epsilon_tightest: f64,
     /// The charged events in order.
     pub events: Vec<MechanismEvent>,
     /// Data reads that were not charged: any entry makes the run not DP.
@@ -169,6 +164,16 @@ pub struct PrivacyReport {
     pub orders: Vec<f64>,
     /// RDP curve after all events.
     pub rdp: Vec<f64>,
+}
+
+impl PrivacyReport {
+    /// The tightest valid ε: the smaller of the RDP and PRV figures (both are upper
+    /// bounds; PRV models exponential mechanisms only by randomized response, so RDP's
+    /// bounded-range bound can win when they dominate).
+    pub fn epsilon_tightest(&self) -> f64 {
+        self.epsilon_prv
+            .map_or(self.epsilon_rdp, |prv| prv.min(self.epsilon_rdp))
+    }
 }
 
 /// The running account of one DP run.
@@ -330,7 +335,6 @@ impl PrivacyTracker {
             rdp_order: order,
             extra_delta: self.extra_delta,
             epsilon_prv: None,
-            epsilon_tightest: epsilon,
             events: self.events.clone(),
             not_dp_reasons: self.not_dp.clone(),
             accountant: ACCOUNTANT_VERSION.to_string(),
@@ -412,6 +416,17 @@ mod tests {
             .add_subsampled_gaussian(0.01, 1.0, 1)
             .expect("add");
         assert!(accountant.epsilon(1e-5).expect("eps").0 > 1.0);
+    }
+
+    #[test]
+    fn the_tightest_epsilon_is_the_smaller_bound() {
+        let mut report = PrivacyTracker::new(budget()).report().expect("report");
+        let rdp = report.epsilon_rdp;
+        assert_eq!(report.epsilon_tightest(), rdp);
+        report.epsilon_prv = Some(rdp / 2.0);
+        assert_eq!(report.epsilon_tightest(), rdp / 2.0);
+        report.epsilon_prv = Some(rdp * 2.0);
+        assert_eq!(report.epsilon_tightest(), rdp);
     }
 
     #[test]

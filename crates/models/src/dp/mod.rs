@@ -49,9 +49,6 @@ pub fn finish(tracker: &PrivacyTracker, settings: &DpSettings) -> Result<Privacy
         });
     }
     report.epsilon_prv = prv_epsilon(tracker);
-    if let Some(prv) = report.epsilon_prv {
-        report.epsilon_tightest = report.epsilon_rdp.min(prv);
-    }
     Ok(report)
 }
 
