@@ -19,7 +19,7 @@ pub use fit::{
     refuse_resume,
 };
 pub use settings::DpSettings;
-pub use stats::{ColumnStats, DpStatistics, OTHER_LABEL};
+pub use stats::{ColumnStats, DpStatistics, NULL_SHARE, OTHER_LABEL, has_null_slot};
 
 use mirage_privacy::{PrivacyReport, PrivacyTracker};
 

@@ -29,6 +29,33 @@ use crate::error::{ModelError, Result};
 /// columns) or as null (others).
 pub const OTHER_LABEL: &str = "(other)";
 
+/// Least share of the (noisy) rows a noisy null count must reach for an undeclared
+/// column to get a null slot: the count is noisy, and a spurious null slot costs
+/// generated nulls in a column that has none.
+pub const NULL_SHARE: f64 = 0.005;
+
+/// Whether a DP model gives `column` a null slot: never when the schema says it has no
+/// nulls (generated rows must fit the schema), else as declared public, else when the
+/// noisy null count reaches both `rare_min_count` and [`NULL_SHARE`] of the noisy rows.
+pub fn has_null_slot(
+    column: &mirage_core::schema::ColumnSchema,
+    null_count: f64,
+    settings: &DpSettings,
+    rows: f64,
+) -> bool {
+    if !column.nullable {
+        return false;
+    }
+    match settings
+        .public
+        .column(&column.name)
+        .and_then(|p| p.nullable)
+    {
+        Some(declared) => declared,
+        None => null_count >= (NULL_SHARE * rows).max(settings.rare_min_count).max(1.0),
+    }
+}
+
 /// Share of δ given to partition selection, over all columns.
 const SELECTION_DELTA_SHARE: f64 = 0.05;
 

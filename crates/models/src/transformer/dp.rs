@@ -11,14 +11,14 @@
 //!   (the string [`OTHER_LABEL`] for string columns, null otherwise) and a null slot.
 //! - A null indicator exists when the schema allows nulls and the column is declared
 //!   nullable, or (when nothing is declared) its noisy null count passes
-//!   [`null_threshold`].
-//! - Identifiers are numbered from 1; free text needs the data (the tracker has marked it
+//!   [`crate::dp::has_null_slot`].
+//! - Identifiers get fresh keys (`KeyGenerator::fresh`); free text needs the data (the tracker has marked it
 //!   not DP): it is fitted from the table when one is given, else generated as nulls.
 //!
 //! The conditional vector's frequencies are the noisy counts. Encoding a table with these
 //! fixed encoders is a per-record computation, which DP-SGD's clipping protects.
 
-use mirage_core::schema::{ColumnKind, ColumnSchema, PhysicalType};
+use mirage_core::schema::{ColumnKind, PhysicalType};
 use mirage_core::{Schema, Table, Value};
 
 use super::continuous::ContinuousColumn;
@@ -26,18 +26,8 @@ use super::discrete::{CategoryLayout, DiscreteEncoding, digits_for};
 use super::grid::QuantileCdf;
 use super::{ColumnTransform, DataTransformer, TransformerOptions};
 use crate::copula::{KeyGenerator, TextGenerator};
-use crate::dp::{ColumnStats, DpSettings, DpStatistics, OTHER_LABEL};
+use crate::dp::{ColumnStats, DpSettings, DpStatistics, OTHER_LABEL, has_null_slot};
 use crate::error::{ModelError, Result};
-
-/// Share of the (noisy) rows a noisy null count must pass for an undeclared column to get
-/// a null indicator: below it, a spurious indicator (noise on a column without nulls)
-/// would cost more than the nulls it could generate.
-const NULL_SHARE: f64 = 0.005;
-
-/// The noisy null count above which an undeclared column gets a null indicator.
-pub fn null_threshold(rows: f64, settings: &DpSettings) -> f64 {
-    (NULL_SHARE * rows).max(settings.rare_min_count).max(1.0)
-}
 
 impl DataTransformer {
     /// Builds the transformer of `schema` from DP statistics and the declared public
@@ -72,23 +62,6 @@ impl DataTransformer {
     }
 }
 
-/// Whether a column gets a null indicator: never when the table's schema says it has no
-/// nulls (generated rows must fit the schema), else as declared public, else by its noisy
-/// null count.
-fn nullable(column: &ColumnSchema, null_count: f64, settings: &DpSettings, rows: f64) -> bool {
-    if !column.nullable {
-        return false;
-    }
-    match settings
-        .public
-        .column(&column.name)
-        .and_then(|c| c.nullable)
-    {
-        Some(declared) => declared,
-        None => null_count > null_threshold(rows, settings),
-    }
-}
-
 /// A noisy count as a conditional-vector frequency (at least one, so every slot can be
 /// drawn).
 fn frequency(count: f64) -> u64 {
@@ -111,7 +84,7 @@ fn dp_column(
     if matches!(column.kind, ColumnKind::Identifier) {
         // Keys are numbered, not learned: nothing is read.
         return Ok((
-            ColumnTransform::Key(KeyGenerator::Sequence { start: 1 }),
+            ColumnTransform::Key(KeyGenerator::fresh(column.physical)),
             None,
         ));
     }
@@ -150,7 +123,7 @@ fn dp_column(
                 });
             };
             let (min, max) = grid.range();
-            let has_nulls = nullable(column, *null_count, settings, rows);
+            let has_nulls = has_null_slot(column, *null_count, settings, rows);
             let null_count = if has_nulls {
                 null_count.round().max(1.0) as u64
             } else {
@@ -178,7 +151,7 @@ fn dp_column(
                 let Some(&top) = order.first() else {
                     return Ok((ColumnTransform::Null, None));
                 };
-                let null_rate = if nullable(column, *null_count, settings, rows) {
+                let null_rate = if has_null_slot(column, *null_count, settings, rows) {
                     (null_count / rows).clamp(0.0, 1.0)
                 } else {
                     0.0
@@ -193,7 +166,7 @@ fn dp_column(
             }
             let mut values: Vec<Value> = order.iter().map(|&i| categories[i].clone()).collect();
             let mut frequencies: Vec<u64> = order.iter().map(|&i| frequency(count(i))).collect();
-            if nullable(column, *null_count, settings, rows) {
+            if has_null_slot(column, *null_count, settings, rows) {
                 values.push(Value::Null);
                 frequencies.push(frequency(*null_count));
             }
@@ -243,6 +216,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+    use mirage_core::schema::ColumnSchema;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use serde_json::json;

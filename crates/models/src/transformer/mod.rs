@@ -35,7 +35,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
-pub use dp::null_threshold;
 pub use mixture::BayesianGaussianMixture;
 pub use options::TransformerOptions;
 

@@ -7,7 +7,7 @@
 //!   token per gap that can hold a value; numbers are capped to the grid's ends;
 //! - nulls: a token when the schema allows nulls and the column is declared nullable, or
 //!   (undeclared) when the noisy null count clears both `rare_min_count` and
-//!   [`NULL_SHARE`] of the noisy rows. The schema is public to a DP fit (its kinds choose
+//!   [`crate::dp::NULL_SHARE`] of the noisy rows. The schema is public to a DP fit (its kinds choose
 //!   the mechanisms too); a column it marks non-nullable must not generate nulls, so its
 //!   OTHER token, outside string columns, decodes as the category with the largest noisy
 //!   count instead of null.
@@ -16,32 +16,7 @@ use mirage_core::Value;
 use mirage_core::schema::{ColumnSchema, PhysicalType};
 
 use crate::argn::encoding::{NumericShape, Token, TokenEncoder};
-use crate::dp::{ColumnStats, DpSettings, NumericBins, OTHER_LABEL};
-
-/// Least share of the (noisy) rows a noisy null count must reach for an undeclared
-/// column to get a null token: the null count is noisy, and a spurious null token
-/// costs generated nulls in a column that has none.
-pub const NULL_SHARE: f64 = 0.005;
-
-/// Whether the column gets a null token.
-fn wants_null_token(
-    column: &ColumnSchema,
-    null_count: f64,
-    settings: &DpSettings,
-    rows: f64,
-) -> bool {
-    if !column.nullable {
-        return false;
-    }
-    match settings
-        .public
-        .column(&column.name)
-        .and_then(|p| p.nullable)
-    {
-        Some(nullable) => nullable,
-        None => null_count >= settings.rare_min_count.max(NULL_SHARE * rows).max(1.0),
-    }
-}
+use crate::dp::{ColumnStats, DpSettings, NumericBins, OTHER_LABEL, has_null_slot};
 
 /// The encoder of `column` from its DP statistics (`rows`: the noisy row count). The
 /// OTHER token of a string column decodes as [`OTHER_LABEL`]; of another type, as null
@@ -53,7 +28,7 @@ pub fn encoder_from_stats(
     rows: f64,
 ) -> TokenEncoder {
     let mut tokens = Vec::new();
-    if wants_null_token(column, stats.null_count(), settings, rows) {
+    if has_null_slot(column, stats.null_count(), settings, rows) {
         tokens.push(Token::Null);
     }
     let numeric = match stats {
