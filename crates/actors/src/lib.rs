@@ -22,8 +22,8 @@ mod testing;
 pub use error::{Result, StateError};
 pub use placement::{ClusterView, ConcurrencyLimit, Placement, PlacementConfig, place};
 pub use runtime::{
-    CheckpointUrl, ClientError, ClusterSupervisor, EventSink, JobRunner, LocalState,
-    NodeSupervisor, RuntimeError, RuntimeEvent, StateClient, Worker,
+    CheckpointUrl, ClientError, ClusterSupervisor, EventSink, JobProgress, JobRunner, LocalState,
+    NodeSupervisor, RunContext, RuntimeError, RuntimeEvent, StateClient, Worker,
 };
 pub use state::{
     ApiKey, Checkpoint, ClusterState, Command, Dataset, DatasetSpec, Generation, GenerationSpec,

@@ -3,6 +3,8 @@
 use mirage_core::{JobId, NodeId};
 use tokio::sync::mpsc;
 
+use super::runner::JobProgress;
+
 /// One thing the runtime did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuntimeEvent {
@@ -36,6 +38,17 @@ pub enum RuntimeEvent {
         token: u64,
         /// Where the checkpoint is.
         url: String,
+    },
+    /// A running job reported progress.
+    JobProgress {
+        /// The job.
+        job: JobId,
+        /// The node.
+        node: NodeId,
+        /// The lease's fencing token.
+        token: u64,
+        /// How far it is.
+        progress: JobProgress,
     },
     /// A job's result was recorded.
     JobCompleted {

@@ -28,5 +28,5 @@ pub use cluster::{Assignment, ClusterMsg, ClusterSupervisor, SchedulerConfig};
 pub use error::{ClientError, RuntimeError, RuntimeResult};
 pub use events::{EventSink, RuntimeEvent};
 pub use node::{NodeConfig, NodeMsg, NodeSupervisor};
-pub use runner::{CheckpointUrl, JobRunner};
+pub use runner::{CheckpointUrl, JobProgress, JobRunner, RunContext};
 pub use worker::{Worker, WorkerArgs, WorkerMsg};

@@ -2,6 +2,10 @@
 //! trainer, generator and quality work and tests plug in fakes.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
 
 use crate::state::Job;
 
@@ -44,21 +48,113 @@ impl From<&str> for CheckpointUrl {
     }
 }
 
+/// How far a run has come, for watchers (the scheduler streams it to clients).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// The phase, e.g. `ingest`, `epoch`, `generate`.
+    pub stage: String,
+    /// Steps done in this phase.
+    pub step: u64,
+    /// Steps in this phase (0 when unknown).
+    pub total: u64,
+    /// The epoch just finished (1-based), for models trained in epochs.
+    #[serde(default)]
+    pub epoch: Option<u64>,
+    /// Losses by name.
+    #[serde(default)]
+    pub losses: Vec<(String, f64)>,
+    /// A short note.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl JobProgress {
+    /// The share of the phase done, in [0, 1] (0 when the total is unknown).
+    pub fn fraction(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            (self.step as f64 / self.total as f64).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// What a run is given besides its job: where to resume, how to record checkpoints and
+/// progress, and whether it should stop.
+pub struct RunContext<'a> {
+    checkpoint: Option<&'a str>,
+    record: &'a (dyn Fn(CheckpointUrl) + Sync),
+    progress: &'a (dyn Fn(JobProgress) + Sync),
+    cancelled: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for RunContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunContext")
+            .field("checkpoint", &self.checkpoint)
+            .field("cancelled", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RunContext<'a> {
+    /// A context resuming from `checkpoint`, recording checkpoints through `record` and
+    /// progress through `progress`, asked to stop once `cancelled` is set.
+    pub fn new(
+        checkpoint: Option<&'a str>,
+        record: &'a (dyn Fn(CheckpointUrl) + Sync),
+        progress: &'a (dyn Fn(JobProgress) + Sync),
+        cancelled: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            checkpoint,
+            record,
+            progress,
+            cancelled,
+        }
+    }
+
+    /// The job's last recorded checkpoint, when an earlier attempt got that far: resume
+    /// from it.
+    pub fn checkpoint(&self) -> Option<&str> {
+        self.checkpoint
+    }
+
+    /// Records a checkpoint in the cluster state under the worker's lease and returns once
+    /// it is recorded or known refused (after the lease was lost the fencing token refuses
+    /// it and it is dropped).
+    pub fn record_checkpoint(&self, url: CheckpointUrl) {
+        (self.record)(url);
+    }
+
+    /// Reports progress (best effort; never blocks on the network).
+    pub fn progress(&self, progress: JobProgress) {
+        (self.progress)(progress);
+    }
+
+    /// Whether the run should stop (its lease was lost or the job cancelled): its outcome
+    /// will be thrown away.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// The stop flag itself, for code that polls it from elsewhere (a training loop's
+    /// progress callback, say).
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancelled)
+    }
+}
+
 /// Runs one job to its end. Called on a blocking thread (`spawn_blocking`), never on the
 /// async executor, so it may compute for minutes.
 ///
-/// - `checkpoint` is the job's last recorded checkpoint when an earlier attempt got that
-///   far: resume from it.
-/// - `report` records a checkpoint in the cluster state under the worker's lease before it
-///   returns; a report after the lease was lost is dropped (the fencing token refuses it).
-/// - `Ok` carries the job's result (JSON, recorded as the job's outcome), `Err` why it
-///   failed (the job is marked failed). A panic marks the job failed too.
+/// The context gives the job's last checkpoint (resume from it), records new checkpoints
+/// under the worker's lease, takes progress reports, and says when to stop early (the
+/// lease was lost: whatever the run returns then is thrown away).
+///
+/// `Ok` carries the job's result (JSON, recorded as the job's outcome), `Err` why it
+/// failed (the job is marked failed). A panic marks the job failed too.
 pub trait JobRunner: Send + Sync + 'static {
     /// Runs `job`.
-    fn run(
-        &self,
-        job: &Job,
-        checkpoint: Option<&str>,
-        report: &dyn Fn(CheckpointUrl),
-    ) -> Result<serde_json::Value, String>;
+    fn run(&self, job: &Job, context: &RunContext<'_>) -> Result<serde_json::Value, String>;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mirage_actors::placement::{ConcurrencyLimit, PlacementConfig};
 use mirage_actors::runtime::{
     ClusterMsg, ClusterSupervisor, EventSink, JobRunner, NodeConfig, NodeMsg, NodeSupervisor,
-    RuntimeEvent, SchedulerConfig,
+    RunContext, RuntimeEvent, SchedulerConfig,
 };
 use mirage_actors::{
     CheckpointUrl, ClusterState, Command, Job, JobSpec, JobState, NodeSpec, Outcome, Resources,
@@ -71,12 +71,7 @@ impl GatedRunner {
 }
 
 impl JobRunner for GatedRunner {
-    fn run(
-        &self,
-        job: &Job,
-        _checkpoint: Option<&str>,
-        report: &dyn Fn(CheckpointUrl),
-    ) -> Result<Value, String> {
+    fn run(&self, job: &Job, context: &RunContext<'_>) -> Result<Value, String> {
         *self
             .runs
             .lock()
@@ -84,7 +79,7 @@ impl JobRunner for GatedRunner {
             .entry(job.spec.id)
             .or_default() += 1;
         if job.spec.payload["gated"] == json!(true) {
-            report(CheckpointUrl::new(format!("file:///ckpt/{}", job.spec.id)));
+            context.record_checkpoint(CheckpointUrl::new(format!("file:///ckpt/{}", job.spec.id)));
             self.running.fetch_add(1, Ordering::SeqCst);
             let guard = self.open.lock().expect("gate lock");
             let _open = self

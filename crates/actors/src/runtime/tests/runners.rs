@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::runtime::{CheckpointUrl, JobRunner};
+use crate::runtime::{CheckpointUrl, JobRunner, RunContext};
 use crate::state::Job;
 
 /// Finishes at once with `{"by": label}`; panics when the payload says `"panic": true`,
@@ -17,12 +17,7 @@ pub(super) struct Instant {
 }
 
 impl JobRunner for Instant {
-    fn run(
-        &self,
-        job: &Job,
-        _checkpoint: Option<&str>,
-        _report: &dyn Fn(CheckpointUrl),
-    ) -> Result<Value, String> {
+    fn run(&self, job: &Job, _context: &RunContext<'_>) -> Result<Value, String> {
         if job.spec.payload["panic"] == json!(true) {
             panic!("boom in {}", job.spec.id);
         }
@@ -66,18 +61,13 @@ pub(super) struct Gated {
 }
 
 impl JobRunner for Gated {
-    fn run(
-        &self,
-        _job: &Job,
-        checkpoint: Option<&str>,
-        report: &dyn Fn(CheckpointUrl),
-    ) -> Result<Value, String> {
+    fn run(&self, _job: &Job, context: &RunContext<'_>) -> Result<Value, String> {
         self.seen
             .lock()
             .expect("seen lock")
-            .push(checkpoint.map(str::to_owned));
+            .push(context.checkpoint().map(str::to_owned));
         if let Some(url) = self.checkpoint {
-            report(CheckpointUrl::new(url));
+            context.record_checkpoint(CheckpointUrl::new(url));
         }
         self.gate.wait();
         Ok(json!({ "by": self.label }))
@@ -94,12 +84,7 @@ pub(super) struct Counting {
 }
 
 impl JobRunner for Counting {
-    fn run(
-        &self,
-        _job: &Job,
-        _checkpoint: Option<&str>,
-        _report: &dyn Fn(CheckpointUrl),
-    ) -> Result<Value, String> {
+    fn run(&self, _job: &Job, _context: &RunContext<'_>) -> Result<Value, String> {
         let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(self.work);

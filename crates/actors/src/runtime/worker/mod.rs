@@ -24,7 +24,7 @@ pub use state::{WorkerArgs, WorkerState};
 
 use super::client::StateClient;
 use super::events::{EventSink, RuntimeEvent};
-use super::runner::{CheckpointUrl, JobRunner};
+use super::runner::{CheckpointUrl, JobProgress, JobRunner, RunContext};
 use crate::state::{Command, Job};
 
 /// Runs one job; one per assigned job, supervised by its node's
@@ -151,9 +151,13 @@ impl Run {
                 handle: Handle::current(),
             };
             let runner = Arc::clone(&self.runner);
+            let cancelled = Arc::clone(&self.discard);
             tokio::task::spawn_blocking(move || {
                 let checkpoint = job.checkpoint.as_ref().map(|c| c.url.as_str());
-                runner.run(&job, checkpoint, &|url| reporter.report(url))
+                let record = |url| reporter.report(url);
+                let progress = |progress| reporter.progress(progress);
+                let context = RunContext::new(checkpoint, &record, &progress, cancelled);
+                runner.run(&job, &context)
             })
             .await
         };
@@ -294,6 +298,21 @@ impl Reporter {
                 warn!(node = %self.node, job = %self.job, token = self.token, %url, error = %err, "could not record the checkpoint");
             }
         }
+    }
+}
+
+impl Reporter {
+    /// Passes progress to the observers; nothing waits on the network.
+    fn progress(&self, progress: JobProgress) {
+        if self.discard.load(Ordering::SeqCst) {
+            return;
+        }
+        self.events.emit(RuntimeEvent::JobProgress {
+            job: self.job,
+            node: self.node,
+            token: self.token,
+            progress,
+        });
     }
 }
 
