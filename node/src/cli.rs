@@ -147,6 +147,10 @@ enum Command {
         /// extensions; `adult` for the demo).
         #[arg(long, requires = "epsilon")]
         dataset: Option<String>,
+        /// Keep the embedded cluster's replicated state (sled) in this directory instead of
+        /// a temporary one, so its job records outlive the run.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
     },
     /// Show or set a dataset's privacy budget, its spend and its event log.
     Budget {
@@ -305,6 +309,7 @@ pub fn run() -> anyhow::Result<()> {
             delta,
             public,
             dataset,
+            state_dir,
         } => {
             let privacy = epsilon.map(|epsilon| crate::dp_run::PrivacyRequest {
                 epsilon,
@@ -357,7 +362,20 @@ pub fn run() -> anyhow::Result<()> {
             } else {
                 crate::stages::reporter()
             };
-            let summary = crate::synth::run(&options, reporter.as_mut())?;
+            // The run is one job of the embedded single-node cluster: the same state
+            // machine, scheduler, node supervisor and worker as `mirage node`.
+            let payload = serde_json::json!({
+                "task": "synth",
+                "source": options.input.describe(),
+                "out": options.out.display().to_string(),
+            });
+            let summary = crate::embedded::run_task(
+                state_dir.as_deref(),
+                mirage_core::records::JobKind::Train,
+                payload,
+                move |_context| crate::synth::run(&options, reporter.as_mut()),
+                |summary| serde_json::to_value(summary).unwrap_or(serde_json::Value::Null),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -13,6 +13,7 @@
 //! - `config.rs`: node configuration loading (`mirage config check`).
 //! - `node_cmd.rs`: `mirage node` (a cluster member) and `mirage cluster status`.
 
+mod api;
 mod budget;
 mod choose;
 mod cli;
@@ -20,9 +21,12 @@ mod cluster;
 mod config;
 mod demo;
 mod dp_run;
+mod embedded;
 mod evaluate_cmd;
 mod gate_file;
+mod jobs;
 mod node_cmd;
+mod node_runtime;
 mod privacy_cmd;
 mod profile_cmd;
 mod raft;

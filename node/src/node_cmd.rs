@@ -1,19 +1,19 @@
 //! `mirage node` (run a cluster member) and `mirage cluster status` (ask one for the cluster).
 //!
-//! A node serves one tonic server on its `grpc_addr` with two services:
+//! A node serves one tonic server on its `grpc_addr` with:
 //!
-//! - the internal `RaftInternal` (openraft's RPCs as JSON payloads), admitted only with the
-//!   cluster secret in the `x-mirage-cluster-secret` header;
-//! - the public `ClusterService`: the Raft view from [`RaftNode::metrics`] and the registered
-//!   nodes' resources from the replicated [`ClusterState`](mirage_actors::ClusterState),
-//!   read locally (no quorum round trip, so a status answers even without a leader).
+//! - the internal `RaftInternal` (openraft's RPCs and forwarded client writes/reads as JSON
+//!   payloads), admitted only with the cluster secret in the `x-mirage-cluster-secret`
+//!   header;
+//! - the public services of [`crate::api`]: `ClusterService` (status) and `JobService`.
+//!
+//! Beside it run the node's actors ([`NodeRuntime`]): its node supervisor, which registers
+//! the node through the replicated state (forwarded to the leader), heartbeats and runs the
+//! jobs the scheduler assigns it with the real runners of [`crate::jobs`]; and, while this
+//! node leads Raft, the scheduler.
 //!
 //! The member with the lowest id bootstraps the membership when its log is empty (a restart
-//! finds it initialized and skips that). Registration: whichever node leads writes
-//! `RegisterNode` through its [`RaftStateClient`] for every voter not yet in the state — its
-//! own resources from its config, a peer's from that peer's `GetClusterStatus` (every node
-//! reports itself there, registered or not). So each node ends up registered by the first
-//! leader that can reach it, and a new leader fills in whoever is still missing.
+//! finds it initialized and skips that).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,27 +21,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mirage_actors::{Command, NodeSpec, StateClient};
+use mirage_actors::{NodeSpec, StateClient};
 use mirage_core::config::NodeConfig;
 use mirage_core::ids::NodeId as ActorNodeId;
 use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
-use mirage_proto::v1::cluster_service_server::{ClusterService, ClusterServiceServer};
-use mirage_proto::v1::{
-    ClusterStatus, GetClusterStatusRequest, GetClusterStatusResponse, GpuInfo, ListNodesRequest,
-    ListNodesResponse, NodeInfo, NodeRole,
-};
+use mirage_proto::v1::cluster_service_server::ClusterServiceServer;
+use mirage_proto::v1::job_service_server::JobServiceServer;
+use mirage_proto::v1::{ClusterStatus, GetClusterStatusRequest, NodeRole};
 use serde::Serialize;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Endpoint, Server};
-use tonic::{Request, Response, Status};
 
+use crate::api::{ClusterApi, JobApi};
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
-use crate::raft::{
-    ClusterSecret, GrpcTransport, NodeId, RaftNode, RaftNodeConfig, RaftRole, raft_internal_service,
-};
-
-/// How often the leader looks for members that are not registered yet.
-const REGISTER_EVERY: Duration = Duration::from_millis(500);
+use crate::jobs::{NodeJobRunner, ObjectStorage};
+use crate::node_runtime::{NodeRuntime, RuntimeParts};
+use crate::raft::{ClusterSecret, GrpcTransport, NodeId, RaftGrpcServer, RaftNode, RaftNodeConfig};
 
 /// How long a status call may take, connection included.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -140,6 +135,19 @@ fn detect_memory_bytes() -> u64 {
         .map_or(0, |kib| kib.saturating_mul(1024))
 }
 
+/// The Raft settings from the node's `[cluster]` timings.
+fn raft_config(config: &NodeConfig) -> RaftNodeConfig {
+    let timing = &config.cluster;
+    RaftNodeConfig {
+        heartbeat_interval_ms: timing.raft_heartbeat_ms,
+        election_timeout_min_ms: timing.election_timeout_min_ms,
+        election_timeout_max_ms: timing.election_timeout_max_ms,
+        snapshot_after_logs: timing.snapshot_after_logs,
+        logs_kept_after_snapshot: timing.snapshot_after_logs.min(1000),
+        ..RaftNodeConfig::default()
+    }
+}
+
 async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let checked = ClusterSecret::new(&secret)
         .with_context(|| format!("{SECRET_VARIABLE} or cluster_secret"))?;
@@ -152,7 +160,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         RaftNode::start(
             config.node_id,
             &raft_dir,
-            &RaftNodeConfig::default(),
+            &raft_config(&config),
             ClusterMachine::default(),
             GrpcTransport::new(checked.clone()),
         )
@@ -161,17 +169,46 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     );
     let spec = own_spec(&config);
 
-    let internal = raft_internal_service(config.node_id, node.raft().clone(), checked.clone());
-    let public = ClusterServiceServer::new(PublicService {
-        node: Arc::clone(&node),
-        own: spec.clone(),
+    // The replicated state as this node's actors and services reach it: the local member,
+    // and the peers over the internal service (writes are forwarded to the leader).
+    let members = Members::new();
+    members.insert(Arc::clone(&node));
+    let transport = GrpcTransport::new(checked.clone());
+    for peer in &config.peers {
+        members
+            .insert_remote_via(peer.node_id, &peer.grpc_addr.to_string(), transport.clone())
+            .with_context(|| format!("peer {} at {}", peer.node_id, peer.grpc_addr))?;
+    }
+    let client = Arc::new(RaftStateClient::new(
+        config.node_id,
+        members,
+        RetryPolicy::default(),
+    ));
+    let store_url = config.object_store_url();
+    let storage = ObjectStorage::open(&store_url, tokio::runtime::Handle::current())
+        .with_context(|| format!("node {}: object_store {store_url}", config.node_id))?;
+    let runner = Arc::new(NodeJobRunner::new(storage, &config.data_dir));
+    let runtime = NodeRuntime::start(RuntimeParts {
+        spec: spec.clone(),
+        raft: Arc::clone(&node),
+        client: Arc::clone(&client) as Arc<dyn StateClient>,
+        runner,
+        timing: config.cluster.clone(),
     });
+
+    let internal = RaftGrpcServer::node_service(&node, checked.clone());
+    let cluster = ClusterServiceServer::new(ClusterApi::new(Arc::clone(&node), spec.clone()));
+    let jobs = JobServiceServer::new(JobApi::new(
+        Arc::clone(&client) as Arc<dyn StateClient>,
+        runtime.hub().clone(),
+    ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tokio::spawn(
         Server::builder()
             .add_service(internal)
-            .add_service(public)
+            .add_service(cluster)
+            .add_service(jobs)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;
             }),
@@ -184,15 +221,6 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
 
     bootstrap_if_first(&node, &config).await?;
 
-    let members = Members::new();
-    members.insert(Arc::clone(&node));
-    let client = Arc::new(RaftStateClient::new(
-        config.node_id,
-        members,
-        RetryPolicy::default(),
-    ));
-    let registrar = tokio::spawn(register_members(Arc::clone(&node), client, spec));
-
     let outcome = tokio::select! {
         signal = shutdown_signal() => signal,
         joined = &mut server => match joined {
@@ -202,7 +230,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         },
     };
     eprintln!("mirage node {} shutting down", config.node_id);
-    registrar.abort();
+    runtime.shutdown().await;
     let _ = stop.send(());
     if !server.is_finished()
         && tokio::time::timeout(Duration::from_secs(2), &mut server)
@@ -266,186 +294,6 @@ async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::
         .with_context(|| format!("bootstrapping the cluster from node {}", config.node_id))
 }
 
-/// While this node leads, registers every voter that the state does not hold yet.
-async fn register_members(node: Arc<ClusterNode>, client: Arc<RaftStateClient>, own: NodeSpec) {
-    let mut ticks = tokio::time::interval(REGISTER_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let Ok(metrics) = node.metrics().await else {
-            return;
-        };
-        if metrics.role != RaftRole::Leader {
-            continue;
-        }
-        let Ok(registered) = node.read_local(|machine| {
-            machine
-                .state()
-                .nodes()
-                .keys()
-                .map(|id| id.0)
-                .collect::<Vec<_>>()
-        }) else {
-            return;
-        };
-        for (&id, address) in &metrics.voters {
-            if registered.contains(&id) {
-                continue;
-            }
-            let spec = if id == own.id.0 {
-                Some(own.clone())
-            } else {
-                fetch_spec(id, address).await
-            };
-            let Some(spec) = spec else { continue };
-            match client.apply(Command::RegisterNode(spec)).await {
-                Ok(Ok(_)) => tracing::info!(node_id = id, "node registered"),
-                Ok(Err(refusal)) => tracing::warn!(node_id = id, %refusal, "registration refused"),
-                Err(error) => tracing::debug!(node_id = id, %error, "registration failed"),
-            }
-        }
-    }
-}
-
-/// A peer's own description of itself, from its `GetClusterStatus`.
-async fn fetch_spec(id: NodeId, address: &str) -> Option<NodeSpec> {
-    let status = match fetch_status(address, Duration::from_secs(1)).await {
-        Ok(status) => status,
-        Err(error) => {
-            tracing::debug!(node_id = id, address, %error, "peer not reachable yet");
-            return None;
-        }
-    };
-    let info = status.nodes.into_iter().find(|info| info.id == id)?;
-    Some(NodeSpec {
-        id: ActorNodeId(id),
-        address: if info.address.is_empty() {
-            address.to_owned()
-        } else {
-            info.address
-        },
-        cpu_cores: info.cpu_cores,
-        memory_bytes: info.memory_bytes,
-        gpus: info
-            .gpus
-            .into_iter()
-            .map(|gpu| mirage_actors::Gpu {
-                index: gpu.index,
-                memory_bytes: gpu.memory_bytes,
-            })
-            .collect(),
-    })
-}
-
-/// The public `ClusterService` of one node.
-struct PublicService {
-    node: Arc<ClusterNode>,
-    own: NodeSpec,
-}
-
-impl PublicService {
-    async fn status(&self) -> Result<ClusterStatus, Status> {
-        let metrics = self
-            .node
-            .metrics()
-            .await
-            .map_err(|error| Status::unavailable(error.to_string()))?;
-        let registered = self
-            .node
-            .read_local(|machine| machine.state().nodes().clone())
-            .map_err(|error| Status::unavailable(error.to_string()))?;
-        let mut ids: Vec<NodeId> = metrics
-            .voters
-            .keys()
-            .chain(metrics.learners.keys())
-            .copied()
-            .chain(registered.keys().map(|id| id.0))
-            .chain([self.own.id.0])
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let nodes = ids
-            .into_iter()
-            .map(|id| {
-                let role = if metrics.leader == Some(id) {
-                    NodeRole::Leader
-                } else if metrics.voters.contains_key(&id) {
-                    NodeRole::Follower
-                } else if metrics.learners.contains_key(&id) {
-                    NodeRole::Learner
-                } else {
-                    NodeRole::Unspecified
-                };
-                let membership_address = metrics
-                    .voters
-                    .get(&id)
-                    .or_else(|| metrics.learners.get(&id))
-                    .cloned();
-                let node = registered.get(&ActorNodeId(id));
-                // A node always describes itself, registered or not: the leader registers
-                // its peers from this.
-                let spec = node
-                    .map(|node| &node.spec)
-                    .or((id == self.own.id.0).then_some(&self.own));
-                let mut info = NodeInfo {
-                    id,
-                    address: membership_address.unwrap_or_default(),
-                    role: role as i32,
-                    ..NodeInfo::default()
-                };
-                if let Some(spec) = spec {
-                    if info.address.is_empty() {
-                        info.address.clone_from(&spec.address);
-                    }
-                    info.cpu_cores = spec.cpu_cores;
-                    info.memory_bytes = spec.memory_bytes;
-                    info.gpus = spec
-                        .gpus
-                        .iter()
-                        .map(|gpu| GpuInfo {
-                            index: gpu.index,
-                            name: String::new(),
-                            memory_bytes: gpu.memory_bytes,
-                        })
-                        .collect();
-                }
-                if let Some(node) = node {
-                    info.last_heartbeat_at_ms =
-                        i64::try_from(node.last_heartbeat_ms).unwrap_or(i64::MAX);
-                }
-                info
-            })
-            .collect();
-        Ok(ClusterStatus {
-            leader_id: metrics.leader,
-            term: metrics.term,
-            commit_index: metrics.commit_index.unwrap_or(0),
-            nodes,
-        })
-    }
-}
-
-#[tonic::async_trait]
-impl ClusterService for PublicService {
-    async fn get_cluster_status(
-        &self,
-        _request: Request<GetClusterStatusRequest>,
-    ) -> Result<Response<GetClusterStatusResponse>, Status> {
-        Ok(Response::new(GetClusterStatusResponse {
-            status: Some(self.status().await?),
-        }))
-    }
-
-    async fn list_nodes(
-        &self,
-        _request: Request<ListNodesRequest>,
-    ) -> Result<Response<ListNodesResponse>, Status> {
-        Ok(Response::new(ListNodesResponse {
-            nodes: self.status().await?.nodes,
-        }))
-    }
-}
-
 /// Asks the node at `address` (`host:port`) for the cluster status.
 async fn fetch_status(address: &str, timeout: Duration) -> anyhow::Result<ClusterStatus> {
     let uri = if address.contains("://") {
@@ -486,6 +334,8 @@ struct MemberView {
     memory_bytes: u64,
     gpus: Vec<GpuView>,
     last_heartbeat_at_ms: i64,
+    alive: bool,
+    running_jobs: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -501,7 +351,22 @@ struct StatusView {
     leader_id: Option<u64>,
     term: u64,
     commit_index: u64,
+    answered_by: u64,
+    last_applied: u64,
+    jobs: JobCounts,
+    ledgers: u32,
+    ledgers_verified: bool,
     nodes: Vec<MemberView>,
+}
+
+/// Jobs by status.
+#[derive(Debug, Serialize)]
+struct JobCounts {
+    queued: u32,
+    running: u32,
+    succeeded: u32,
+    failed: u32,
+    cancelled: u32,
 }
 
 fn role_name(role: i32) -> &'static str {
@@ -519,6 +384,17 @@ fn view(address: &str, status: ClusterStatus) -> StatusView {
         leader_id: status.leader_id,
         term: status.term,
         commit_index: status.commit_index,
+        answered_by: status.answered_by,
+        last_applied: status.last_applied,
+        jobs: JobCounts {
+            queued: status.jobs_queued,
+            running: status.jobs_running,
+            succeeded: status.jobs_succeeded,
+            failed: status.jobs_failed,
+            cancelled: status.jobs_cancelled,
+        },
+        ledgers: status.ledgers,
+        ledgers_verified: status.ledgers_verified,
         nodes: status
             .nodes
             .into_iter()
@@ -537,6 +413,8 @@ fn view(address: &str, status: ClusterStatus) -> StatusView {
                     })
                     .collect(),
                 last_heartbeat_at_ms: node.last_heartbeat_at_ms,
+                alive: node.alive,
+                running_jobs: node.running_jobs,
             })
             .collect(),
     }
@@ -544,13 +422,31 @@ fn view(address: &str, status: ClusterStatus) -> StatusView {
 
 fn render(view: &StatusView) -> String {
     const MIB: u64 = 1024 * 1024;
-    let mut text = format!("cluster as seen by {}\n", view.address);
+    let mut text = format!(
+        "cluster as seen by {} (node {})\n",
+        view.address, view.answered_by
+    );
     text.push_str(&format!(
-        "leader: {}\nterm: {}\ncommit index: {}\nmembers:\n",
+        "leader: {}\nterm: {}\ncommit index: {} (applied here: {})\n",
         view.leader_id
             .map_or_else(|| "none known".to_owned(), |id| format!("node {id}")),
         view.term,
-        view.commit_index
+        view.commit_index,
+        view.last_applied
+    ));
+    let jobs = &view.jobs;
+    text.push_str(&format!(
+        "jobs: {} queued, {} running, {} succeeded, {} failed, {} cancelled\n",
+        jobs.queued, jobs.running, jobs.succeeded, jobs.failed, jobs.cancelled
+    ));
+    text.push_str(&format!(
+        "privacy ledgers: {}{}\nmembers:\n",
+        view.ledgers,
+        match (view.ledgers, view.ledgers_verified) {
+            (0, _) => "",
+            (_, true) => " (hash chains verify)",
+            (_, false) => " (A HASH CHAIN DOES NOT VERIFY)",
+        }
     ));
     for node in &view.nodes {
         let gpus = if node.gpus.is_empty() {
@@ -562,11 +458,17 @@ fn render(view: &StatusView) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let jobs = if node.running_jobs.is_empty() {
+            "idle".to_owned()
+        } else {
+            format!("running {}", node.running_jobs.join(", "))
+        };
         text.push_str(&format!(
-            "  node {:<3} {:<22} {:<9} {} cores, {} MiB, {gpus}\n",
+            "  node {:<3} {:<22} {:<9} {:<5} {} cores, {} MiB, {gpus}; {jobs}\n",
             node.id,
             node.address,
             node.role,
+            if node.alive { "up" } else { "down" },
             node.cpu_cores,
             node.memory_bytes / MIB
         ));
@@ -603,6 +505,7 @@ mod tests {
         config.peers.push(mirage_core::config::PeerConfig {
             node_id: 2,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7720)),
+            actor_addr: None,
         });
         let error = cluster_secret(&config, None, "x.toml").expect_err("no secret");
         assert!(error.to_string().contains(SECRET_VARIABLE), "{error}");

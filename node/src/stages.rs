@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Receives the pipeline's stage events.
-pub trait StageReporter {
+pub trait StageReporter: Send {
     /// A stage begins; `total` is its number of steps when known.
     fn start(&mut self, stage: &str, total: Option<u64>);
     /// The current stage advanced to `done` steps.

@@ -43,6 +43,16 @@ pub enum Input {
     Demo,
 }
 
+impl Input {
+    /// The input as a user would name it.
+    pub fn describe(&self) -> String {
+        match self {
+            Input::File(path) => path.display().to_string(),
+            Input::Demo => crate::demo::DEMO_NAME.to_owned(),
+        }
+    }
+}
+
 /// Everything `mirage synth` can be told.
 #[derive(Debug, Clone)]
 pub struct SynthOptions {

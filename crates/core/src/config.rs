@@ -35,6 +35,109 @@ pub struct PeerConfig {
     pub node_id: u64,
     /// The peer's gRPC address.
     pub grpc_addr: SocketAddr,
+    /// The peer's actor address (ractor_cluster); default: its gRPC port + 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_addr: Option<SocketAddr>,
+}
+
+impl PeerConfig {
+    /// The peer's actor address, with the default filled in.
+    pub fn actor_addr(&self) -> SocketAddr {
+        self.actor_addr
+            .unwrap_or_else(|| default_actor_addr(self.grpc_addr))
+    }
+}
+
+/// The actor (ractor_cluster) address beside a gRPC address: the same host, port + 2.
+pub fn default_actor_addr(grpc_addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(grpc_addr.ip(), grpc_addr.port().wrapping_add(2))
+}
+
+/// Timings of the cluster runtime: Raft elections and compaction, job leases, heartbeats
+/// and the scheduler. The defaults suit a LAN; tests shorten them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterTimingConfig {
+    /// How often the Raft leader sends heartbeats, in milliseconds.
+    pub raft_heartbeat_ms: u64,
+    /// Lower bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound of the randomized election timeout, in milliseconds.
+    pub election_timeout_max_ms: u64,
+    /// Build a Raft snapshot (and compact the log) after this many entries.
+    pub snapshot_after_logs: u64,
+    /// How long a job's lease lasts unless its node's heartbeat renews it, in milliseconds.
+    pub lease_ms: u64,
+    /// How often a node heartbeats (renewing its leases), in milliseconds.
+    pub node_heartbeat_ms: u64,
+    /// How often the scheduler runs a round, in milliseconds.
+    pub schedule_ms: u64,
+}
+
+impl Default for ClusterTimingConfig {
+    fn default() -> Self {
+        Self {
+            raft_heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_after_logs: 5000,
+            lease_ms: 10_000,
+            node_heartbeat_ms: 2_000,
+            schedule_ms: 500,
+        }
+    }
+}
+
+impl ClusterTimingConfig {
+    /// Checks the timings against each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("cluster.raft_heartbeat_ms", self.raft_heartbeat_ms),
+            (
+                "cluster.election_timeout_min_ms",
+                self.election_timeout_min_ms,
+            ),
+            ("cluster.snapshot_after_logs", self.snapshot_after_logs),
+            ("cluster.lease_ms", self.lease_ms),
+            ("cluster.node_heartbeat_ms", self.node_heartbeat_ms),
+            ("cluster.schedule_ms", self.schedule_ms),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
+        if self.election_timeout_max_ms <= self.election_timeout_min_ms {
+            return Err(invalid(
+                "cluster.election_timeout_max_ms",
+                format!(
+                    "must be above election_timeout_min_ms ({})",
+                    self.election_timeout_min_ms
+                ),
+            ));
+        }
+        if self.election_timeout_min_ms <= self.raft_heartbeat_ms {
+            return Err(invalid(
+                "cluster.election_timeout_min_ms",
+                format!(
+                    "must be above raft_heartbeat_ms ({}), or followers start elections \
+                     between heartbeats",
+                    self.raft_heartbeat_ms
+                ),
+            ));
+        }
+        if self.lease_ms < self.node_heartbeat_ms.saturating_mul(2) {
+            return Err(invalid(
+                "cluster.lease_ms",
+                format!(
+                    "must be at least twice node_heartbeat_ms ({}), or one late heartbeat \
+                     loses every lease",
+                    self.node_heartbeat_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A GPU the operator declares (instead of detection).
@@ -71,6 +174,10 @@ pub struct NodeConfig {
     pub grpc_addr: SocketAddr,
     /// The Arrow Flight address.
     pub flight_addr: SocketAddr,
+    /// Where other members reach this node's actors (ractor_cluster); default: the gRPC
+    /// port + 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_addr: Option<SocketAddr>,
     /// Object store for datasets, models and outputs: `file:///path` or `s3://bucket/prefix`;
     /// empty = `<data_dir>/objects` on the local filesystem.
     pub object_store: String,
@@ -78,6 +185,8 @@ pub struct NodeConfig {
     pub peers: Vec<PeerConfig>,
     /// What the node offers.
     pub resources: ResourcesConfig,
+    /// Runtime timings (elections, leases, heartbeats, scheduling).
+    pub cluster: ClusterTimingConfig,
     /// The secret shared by the members of a multi-node cluster, presented on every internal
     /// Raft call (`MIRAGE_CLUSTER_SECRET` overrides it). Never written back out, so printing
     /// a config does not leak it.
@@ -92,9 +201,11 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from("mirage-data"),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7700)),
             flight_addr: SocketAddr::from(([127, 0, 0, 1], 7701)),
+            actor_addr: None,
             object_store: String::new(),
             peers: Vec::new(),
             resources: ResourcesConfig::default(),
+            cluster: ClusterTimingConfig::default(),
             cluster_secret: None,
         }
     }
@@ -149,6 +260,14 @@ impl NodeConfig {
                 ));
             }
         }
+        let actor_addr = self.actor_addr();
+        if actor_addr == self.grpc_addr || actor_addr == self.flight_addr {
+            return Err(invalid(
+                "actor_addr",
+                format!("{actor_addr} must differ from grpc_addr and flight_addr"),
+            ));
+        }
+        self.cluster.validate()?;
         if let Some(secret) = &self.cluster_secret {
             validate_secret(secret).map_err(|message| invalid("cluster_secret", message))?;
         }
@@ -174,6 +293,12 @@ impl NodeConfig {
             }
         }
         Ok(())
+    }
+
+    /// The actor (ractor_cluster) address, with the default filled in.
+    pub fn actor_addr(&self) -> SocketAddr {
+        self.actor_addr
+            .unwrap_or_else(|| default_actor_addr(self.grpc_addr))
     }
 
     /// The object store URL, with the default filled in.
@@ -211,11 +336,32 @@ mod tests {
     }
 
     #[test]
+    fn the_actor_address_defaults_beside_the_grpc_address() {
+        let config = NodeConfig::default();
+        assert_eq!(
+            config.actor_addr(),
+            SocketAddr::from(([127, 0, 0, 1], 7702))
+        );
+        let peer: PeerConfig =
+            serde_json::from_str(r#"{"node_id": 2, "grpc_addr": "127.0.0.1:7710"}"#).expect("peer");
+        assert_eq!(peer.actor_addr(), SocketAddr::from(([127, 0, 0, 1], 7712)));
+    }
+
+    #[test]
     fn each_rule_names_its_field() {
         let base = NodeConfig::default();
         let peer = |id, port| PeerConfig {
             node_id: id,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            actor_addr: None,
+        };
+        let timing = |change: fn(&mut ClusterTimingConfig)| {
+            let mut cluster = ClusterTimingConfig::default();
+            change(&mut cluster);
+            NodeConfig {
+                cluster,
+                ..NodeConfig::default()
+            }
         };
         let cases: Vec<(NodeConfig, &str)> = vec![
             (
@@ -290,6 +436,27 @@ mod tests {
                     ..base.clone()
                 },
                 "cluster_secret",
+            ),
+            (
+                NodeConfig {
+                    actor_addr: Some(base.flight_addr),
+                    ..base.clone()
+                },
+                "actor_addr",
+            ),
+            (timing(|c| c.lease_ms = 0), "cluster.lease_ms"),
+            (timing(|c| c.schedule_ms = 0), "cluster.schedule_ms"),
+            (
+                timing(|c| c.election_timeout_max_ms = c.election_timeout_min_ms),
+                "cluster.election_timeout_max_ms",
+            ),
+            (
+                timing(|c| c.raft_heartbeat_ms = c.election_timeout_min_ms),
+                "cluster.election_timeout_min_ms",
+            ),
+            (
+                timing(|c| c.lease_ms = c.node_heartbeat_ms),
+                "cluster.lease_ms",
             ),
         ];
         for (config, field) in cases {

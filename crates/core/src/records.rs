@@ -198,6 +198,12 @@ pub struct JobRecord {
     pub error: Option<String>,
     /// When it was submitted.
     pub created_at_ms: i64,
+    /// What it produced, once succeeded (JSON).
+    #[serde(default)]
+    pub result_json: Option<String>,
+    /// Leases it has been given.
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// A request for synthetic rows and what came of it.
@@ -302,6 +308,27 @@ pub struct NodeInfo {
     pub gpus: Vec<GpuInfo>,
     /// Last heartbeat.
     pub last_heartbeat_ms: i64,
+    /// The jobs running on it.
+    #[serde(default)]
+    pub running_jobs: Vec<String>,
+    /// Whether its heartbeat is recent enough for it to get work.
+    #[serde(default)]
+    pub alive: bool,
+}
+
+/// Jobs by status, as one node's state holds them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    /// Waiting for a node.
+    pub queued: u32,
+    /// Running under a lease.
+    pub running: u32,
+    /// Finished well.
+    pub succeeded: u32,
+    /// Finished with an error.
+    pub failed: u32,
+    /// Stopped by a user.
+    pub cancelled: u32,
 }
 
 /// The cluster at a glance.
@@ -315,6 +342,27 @@ pub struct ClusterStatus {
     pub commit_index: u64,
     /// Members.
     pub nodes: Vec<NodeInfo>,
+    /// The last log index applied on the answering node.
+    #[serde(default)]
+    pub last_applied: u64,
+    /// Jobs by status.
+    #[serde(default)]
+    pub jobs: JobCounts,
+    /// Privacy ledgers held.
+    #[serde(default)]
+    pub ledgers: u32,
+    /// Whether every ledger's hash chain verifies on the answering node.
+    #[serde(default)]
+    pub ledgers_verified: bool,
+    /// The node that answered.
+    #[serde(default)]
+    pub answered_by: Option<NodeId>,
+    /// The last log index in the answering node's latest snapshot.
+    #[serde(default)]
+    pub snapshot_index: u64,
+    /// The last log index compacted away on the answering node.
+    #[serde(default)]
+    pub purged_index: u64,
 }
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ mod tests {
             lease_expires_at_ms: Some(1_700_000_000_000),
             progress: 0.25,
             checkpoint: None,
+            result_json: None,
+            attempts: 1,
             error: None,
             created_at_ms: 1_699_999_999_000,
         };

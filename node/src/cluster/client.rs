@@ -1,80 +1,32 @@
 //! [`RaftStateClient`]: the actor runtime's [`StateClient`] over the Raft-replicated state.
 //!
 //! A client belongs to one node and reaches the other members through [`Members`] (in
-//! process: their handles; over the network later: their RPC clients). Each call starts at
-//! the leader it last heard of (its own node at first) and:
+//! process: their handles; in other processes: the internal gRPC service's `ClientWrite` and
+//! `ClientRead`, which answer the same errors, so both are routed alike). Each call starts
+//! at the leader it last heard of (its own node at first) and:
 //!
 //! - follows a "not the leader" answer to the leader it names (forwarding, no wait);
 //! - waits with exponential backoff and tries the next member when the node it asked is
-//!   stopped, cannot reach a quorum, does not answer within the attempt timeout (which
-//!   doubles each time), or knows no leader (and after three forwards in a row);
-//! - gives up with [`ClientError::Unavailable`] once the call's deadline has passed.
+//!   stopped, unreachable, cannot reach a quorum, does not answer within the attempt timeout
+//!   (which doubles each time), or knows no leader (and after three forwards in a row);
+//! - gives up with [`ClientError::Unavailable`] once the call's deadline has passed, or at
+//!   once when no retry can help (a member refuses the cluster secret or cannot serve
+//!   forwarded calls).
 //!
 //! A write retried after a timeout may already have been applied. That is safe because every
 //! command is idempotent in the state machine: the second application answers
 //! [`Outcome::Unchanged`](mirage_actors::Outcome::Unchanged) and spends nothing.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use mirage_actors::runtime::{ClientFuture, command_name};
 use mirage_actors::{ClientError, ClusterState, Command, Response, StateClient};
 use tokio::time::Instant;
 
-use super::machine::{ClusterMachine, decode_response, encode_command};
-use crate::raft::{NodeId, RaftNode, RaftNodeError};
-
-/// A Raft member holding the cluster state.
-pub type ClusterNode = RaftNode<ClusterMachine>;
-
-/// The members a client can reach, by id; cloning shares the registry.
-#[derive(Debug, Clone, Default)]
-pub struct Members {
-    nodes: Arc<RwLock<BTreeMap<NodeId, Arc<ClusterNode>>>>,
-}
-
-impl Members {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds (or replaces) a member.
-    pub fn insert(&self, node: Arc<ClusterNode>) {
-        let mut nodes = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
-        nodes.insert(node.id(), node);
-    }
-
-    /// Removes a member (it stopped); returns its handle.
-    pub fn remove(&self, id: NodeId) -> Option<Arc<ClusterNode>> {
-        let mut nodes = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
-        nodes.remove(&id)
-    }
-
-    /// A member's handle.
-    pub fn get(&self, id: NodeId) -> Option<Arc<ClusterNode>> {
-        let nodes = self.nodes.read().unwrap_or_else(PoisonError::into_inner);
-        nodes.get(&id).cloned()
-    }
-
-    /// The members' ids, in order.
-    pub fn ids(&self) -> Vec<NodeId> {
-        let nodes = self.nodes.read().unwrap_or_else(PoisonError::into_inner);
-        nodes.keys().copied().collect()
-    }
-
-    /// The member after `id` in id order (wrapping), for trying another node.
-    fn next_after(&self, id: NodeId) -> Option<NodeId> {
-        let nodes = self.nodes.read().unwrap_or_else(PoisonError::into_inner);
-        nodes
-            .range(id.saturating_add(1)..)
-            .next()
-            .or_else(|| nodes.iter().next())
-            .map(|(&next, _)| next)
-    }
-}
+use super::machine::{decode_response, encode_command};
+use super::members::Members;
+use crate::raft::{NodeId, RaftNodeError};
 
 /// How long a [`RaftStateClient`] keeps trying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,13 +94,22 @@ enum Answer {
 }
 
 impl Operation {
-    async fn run(&self, node: &ClusterNode) -> crate::raft::Result<Answer> {
+    /// Runs on member `target`; `None` if the registry does not know it.
+    async fn run(
+        &self,
+        members: &Members,
+        target: NodeId,
+        timeout: Duration,
+    ) -> Option<crate::raft::Result<Answer>> {
         match self {
-            Operation::Write(command) => node.write(command.clone()).await.map(Answer::Written),
-            Operation::Read => node
-                .read_current(|machine| Box::new(machine.state().clone()))
-                .await
-                .map(Answer::State),
+            Operation::Write(command) => {
+                let answer = members.write(target, command.clone(), timeout).await?;
+                Some(answer.map(Answer::Written))
+            }
+            Operation::Read => {
+                let answer = members.read(target, timeout).await?;
+                Some(answer.map(|state| Answer::State(Box::new(state))))
+            }
         }
     }
 }
@@ -248,25 +209,22 @@ impl RaftStateClient {
         loop {
             attempts += 1;
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-            let result = match self.members.get(target) {
-                Some(node) => {
-                    let budget =
-                        attempt_timeout.min(deadline.saturating_duration_since(Instant::now()));
-                    match tokio::time::timeout(budget, operation.run(&node)).await {
-                        Ok(result) => result,
-                        Err(_) => {
-                            attempt_timeout = attempt_timeout.saturating_mul(2);
-                            Err(RaftNodeError::Timeout {
-                                node_id: target,
-                                what: format!("an answer to {what} within {budget:?}"),
-                            })
-                        }
-                    }
-                }
-                None => Err(RaftNodeError::Timeout {
+            let budget = attempt_timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let attempt = operation.run(&self.members, target, budget);
+            let result = match tokio::time::timeout(budget, attempt).await {
+                Ok(Some(result)) => result,
+                // A hint can name a member this registry does not know: try another.
+                Ok(None) => Err(RaftNodeError::Timeout {
                     node_id: target,
                     what: "a reachable member".to_owned(),
                 }),
+                Err(_) => {
+                    attempt_timeout = attempt_timeout.saturating_mul(2);
+                    Err(RaftNodeError::Timeout {
+                        node_id: target,
+                        what: format!("an answer to {what} within {budget:?}"),
+                    })
+                }
             };
             let error = match result {
                 Ok(answer) => {

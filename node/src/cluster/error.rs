@@ -33,4 +33,17 @@ pub enum ClusterError {
         /// What is wrong.
         reason: String,
     },
+
+    /// A remote member's address cannot be used.
+    #[error(
+        "cannot use {address:?} as the address of member {node_id}: {reason}; give host:port or http://host:port"
+    )]
+    MemberAddress {
+        /// The member.
+        node_id: crate::raft::NodeId,
+        /// The address given.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }

@@ -28,6 +28,11 @@ impl ClusterMachine {
     pub fn state(&self) -> &ClusterState {
         &self.state
     }
+
+    /// The state, giving up the machine.
+    pub fn into_state(self) -> ClusterState {
+        self.state
+    }
 }
 
 /// Encodes `command` as a log entry's bytes.

@@ -7,6 +7,9 @@
 //!   [`StateClient`](mirage_actors::StateClient) over a [`RaftNode`](crate::raft::RaftNode):
 //!   any node forwards writes to the leader, follows "not the leader" hints, retries through
 //!   elections until a deadline, and reads the current state with read-index on the leader.
+//! - `members.rs`: [`Members`], the members a client reaches: local ones by handle, remote
+//!   ones over the internal gRPC service with the cluster secret (a remote read answers the
+//!   leader's snapshot, restored and verified here).
 //! - `error.rs`: [`ClusterError`].
 //!
 //! Retrying a write is safe because every command is idempotent in the state machine (the
@@ -20,10 +23,12 @@
 mod client;
 mod error;
 mod machine;
+mod members;
 
 #[cfg(test)]
 mod tests;
 
-pub use client::{ClientStats, ClusterNode, Members, RaftStateClient, RetryPolicy};
+pub use client::{ClientStats, RaftStateClient, RetryPolicy};
 pub use error::{ClusterError, Result};
 pub use machine::{ClusterMachine, decode_response, encode_command};
+pub use members::{ClusterNode, Members};

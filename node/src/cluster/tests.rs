@@ -2,6 +2,7 @@
 //! on the in-process network with clients attached to each.
 
 mod bench;
+mod grpc;
 mod jobs;
 mod ledger;
 
@@ -16,7 +17,7 @@ use mirage_privacy::Spend;
 use tempfile::TempDir;
 use uuid::Uuid;
 
-use super::{ClusterMachine, Members, RaftStateClient, RetryPolicy, decode_response};
+use super::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy, decode_response};
 use crate::raft::test_support::wait_for_leader;
 use crate::raft::{InProcessNetwork, NodeId, RaftNode, RaftNodeConfig, RaftRole, StateMachine};
 
@@ -150,27 +151,14 @@ impl RaftCluster {
         &self,
         timeout: Duration,
     ) -> anyhow::Result<BTreeMap<NodeId, ClusterState>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut applied = BTreeMap::new();
-            let mut states = BTreeMap::new();
-            for id in self.members.ids() {
-                let node = self.node(id)?;
-                applied.insert(id, node.metrics().await?.applied_index);
-                states.insert(id, node.read_local(|machine| machine.state().clone())?);
-            }
-            let first = states.values().next().context("no nodes")?;
-            let same_index = applied
-                .values()
-                .all(|index| Some(index) == applied.values().next());
-            if same_index && states.values().all(|state| state == first) {
-                return Ok(states);
-            }
-            if Instant::now() > deadline {
-                bail!("nodes did not converge within {timeout:?}: applied {applied:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        converge(timeout, || {
+            self.members
+                .ids()
+                .into_iter()
+                .filter_map(|id| self.members.get(id).map(|node| (id, node)))
+                .collect()
+        })
+        .await
     }
 
     pub async fn shutdown(&self) -> anyhow::Result<()> {
@@ -178,6 +166,34 @@ impl RaftCluster {
             self.kill(id).await?;
         }
         Ok(())
+    }
+}
+
+/// Waits until every node `nodes()` lists (asked again on every poll) has applied the same
+/// index and holds the same state; returns each node's state (read locally).
+pub async fn converge(
+    timeout: Duration,
+    nodes: impl Fn() -> Vec<(NodeId, Arc<ClusterNode>)>,
+) -> anyhow::Result<BTreeMap<NodeId, ClusterState>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut applied = BTreeMap::new();
+        let mut states = BTreeMap::new();
+        for (id, node) in nodes() {
+            applied.insert(id, node.metrics().await?.applied_index);
+            states.insert(id, node.read_local(|machine| machine.state().clone())?);
+        }
+        let first = states.values().next().context("no nodes")?;
+        let same_index = applied
+            .values()
+            .all(|index| Some(index) == applied.values().next());
+        if same_index && states.values().all(|state| state == first) {
+            return Ok(states);
+        }
+        if Instant::now() > deadline {
+            bail!("nodes did not converge within {timeout:?}: applied {applied:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

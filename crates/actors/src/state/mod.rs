@@ -243,6 +243,11 @@ impl ClusterState {
         self.ledgers.0.get(&dataset)
     }
 
+    /// Every dataset's privacy ledger, by dataset.
+    pub fn ledgers(&self) -> &BTreeMap<DatasetId, Ledger> {
+        &self.ledgers.0
+    }
+
     /// The resources held on each node by its running jobs.
     pub fn usage(&self) -> BTreeMap<NodeId, NodeUsage> {
         NodeUsage::by_node(self)

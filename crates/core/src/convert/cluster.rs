@@ -60,6 +60,8 @@ impl From<NodeInfo> for proto::NodeInfo {
             memory_bytes: node.memory_bytes,
             gpus: node.gpus.into_iter().map(Into::into).collect(),
             last_heartbeat_at_ms: node.last_heartbeat_ms,
+            running_jobs: node.running_jobs,
+            alive: node.alive,
         }
     }
 }
@@ -76,6 +78,8 @@ impl TryFrom<proto::NodeInfo> for NodeInfo {
             memory_bytes: node.memory_bytes,
             gpus: node.gpus.into_iter().map(Into::into).collect(),
             last_heartbeat_ms: node.last_heartbeat_at_ms,
+            running_jobs: node.running_jobs,
+            alive: node.alive,
         })
     }
 }
@@ -87,6 +91,17 @@ impl From<ClusterStatus> for proto::ClusterStatus {
             term: status.term,
             commit_index: status.commit_index,
             nodes: status.nodes.into_iter().map(Into::into).collect(),
+            last_applied: status.last_applied,
+            jobs_queued: status.jobs.queued,
+            jobs_running: status.jobs.running,
+            jobs_succeeded: status.jobs.succeeded,
+            jobs_failed: status.jobs.failed,
+            jobs_cancelled: status.jobs.cancelled,
+            ledgers: status.ledgers,
+            ledgers_verified: status.ledgers_verified,
+            answered_by: status.answered_by.map_or(0, |node| node.0),
+            snapshot_index: status.snapshot_index,
+            purged_index: status.purged_index,
         }
     }
 }
@@ -100,6 +115,19 @@ impl TryFrom<proto::ClusterStatus> for ClusterStatus {
             term: status.term,
             commit_index: status.commit_index,
             nodes: convert_all(status.nodes, "nodes")?,
+            last_applied: status.last_applied,
+            jobs: crate::records::JobCounts {
+                queued: status.jobs_queued,
+                running: status.jobs_running,
+                succeeded: status.jobs_succeeded,
+                failed: status.jobs_failed,
+                cancelled: status.jobs_cancelled,
+            },
+            ledgers: status.ledgers,
+            ledgers_verified: status.ledgers_verified,
+            answered_by: (status.answered_by != 0).then_some(NodeId(status.answered_by)),
+            snapshot_index: status.snapshot_index,
+            purged_index: status.purged_index,
         })
     }
 }

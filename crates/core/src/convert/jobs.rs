@@ -77,6 +77,8 @@ impl From<JobRecord> for proto::Job {
             checkpoint: job.checkpoint,
             error: job.error,
             created_at_ms: job.created_at_ms,
+            result_json: job.result_json,
+            attempts: job.attempts,
         }
     }
 }
@@ -99,6 +101,8 @@ impl TryFrom<proto::Job> for JobRecord {
             checkpoint: job.checkpoint,
             error: job.error,
             created_at_ms: job.created_at_ms,
+            result_json: job.result_json,
+            attempts: job.attempts,
         })
     }
 }

@@ -236,6 +236,8 @@ fn job(kind: JobKind, status: JobStatus) -> JobRecord {
         checkpoint: Some("checkpoints/epoch-3".into()),
         error: Some("out of memory: lower batch_size".into()),
         created_at_ms: 1_700_000_000_000,
+        result_json: None,
+        attempts: 0,
     }
 }
 
@@ -252,5 +254,7 @@ fn node(id: u64, role: NodeRole) -> NodeInfo {
             memory_bytes: 80 << 30,
         }],
         last_heartbeat_ms: 1_700_000_000_500,
+        running_jobs: vec![format!("job_{id:032x}")],
+        alive: id.is_multiple_of(2),
     }
 }

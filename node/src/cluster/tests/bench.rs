@@ -1,4 +1,5 @@
-//! Ledger reservations per second through the Raft-replicated state; run in release:
+//! Ledger reservations per second through the Raft-replicated state, in process and over
+//! gRPC forwarding; run in release:
 //! `cargo test --release -p mirage-node --bin mirage cluster::tests::bench -- --ignored --nocapture`.
 
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use mirage_actors::{Command, Outcome, Settings, StateClient};
 use mirage_privacy::Spend;
 
+use super::grpc::GrpcStateCluster;
 use super::{RaftCluster, dataset_id, fast_config, register_dataset};
 use crate::cluster::{RaftStateClient, RetryPolicy};
 use crate::raft::test_support::{LoadFigures, measure_load};
@@ -70,6 +72,47 @@ async fn bench_ledger_reservations_over_raft() -> anyhow::Result<()> {
             );
             cluster.shutdown().await?;
         }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+async fn bench_ledger_reservations_over_grpc_forwarding() -> anyhow::Result<()> {
+    println!(
+        "| entry point (gRPC loopback) | writers | reservations | reservations/s | p50 | p99 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let writers = 16;
+    for (dataset, (label, through)) in (1..).zip([
+        ("leader's client only", false),
+        ("all three clients (followers forward)", true),
+    ]) {
+        let cluster = GrpcStateCluster::start(&[1, 2, 3], fast_config()).await?;
+        let leader = cluster.leader(Duration::from_secs(5)).await?;
+        let ids = if through { vec![1, 2, 3] } else { vec![leader] };
+        let clients = ids
+            .iter()
+            .map(|&id| cluster.client(id, RetryPolicy::default()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        clients[0].apply(register_dataset(dataset)).await??;
+        clients[0]
+            .apply(Command::SetBudget {
+                dataset: dataset_id(dataset),
+                budget: Spend::new(1e6, 0.0),
+            })
+            .await??;
+        let figures = measure(&clients, dataset, writers, Duration::from_secs(3)).await?;
+        let forwarded: u64 = clients.iter().map(|client| client.stats().forwarded).sum();
+        println!(
+            "| {label} | {writers} | {} | {:.0} | {:.2} ms | {:.2} ms |",
+            figures.writes,
+            figures.per_second,
+            figures.p50.as_secs_f64() * 1e3,
+            figures.p99.as_secs_f64() * 1e3,
+        );
+        println!("  ({forwarded} attempts forwarded)");
+        cluster.shutdown().await?;
     }
     Ok(())
 }

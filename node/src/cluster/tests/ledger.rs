@@ -16,7 +16,7 @@ const BUDGET: f64 = 20.0;
 const REQUESTS: usize = 200;
 
 /// Registers dataset `n` with a budget of exactly [`BUDGET`] reservations of ε = 1.
-async fn budgeted_dataset(client: &RaftStateClient, n: u128) {
+pub async fn budgeted_dataset(client: &RaftStateClient, n: u128) {
     for command in [
         register_dataset(n),
         Command::SetBudget {
@@ -49,7 +49,7 @@ fn reserved(request: &str, answer: Response) -> bool {
 
 /// `REQUESTS` reservations on dataset `n`, spread over `clients`, the i-th sent after
 /// `i × stagger`; returns the requests that succeeded.
-async fn burst(
+pub async fn burst(
     clients: &[Arc<RaftStateClient>],
     n: u128,
     prefix: &str,
@@ -80,7 +80,7 @@ async fn burst(
 
 /// Checks every node's ledger of dataset `n`: the same on all, the hash chain verifies,
 /// and it holds exactly `succeeded`, each once.
-fn check_ledgers(
+pub fn check_ledgers(
     states: &std::collections::BTreeMap<NodeId, ClusterState>,
     n: u128,
     succeeded: &BTreeSet<String>,

@@ -43,12 +43,14 @@ impl Default for GrpcTransportConfig {
     }
 }
 
-/// The three RPCs of `RaftInternal`.
+/// The RPCs of `RaftInternal`.
 #[derive(Debug, Clone, Copy)]
-enum Rpc {
+pub(super) enum Rpc {
     AppendEntries,
     Vote,
     InstallSnapshot,
+    ClientWrite,
+    ClientRead,
 }
 
 struct Shared {
@@ -123,6 +125,47 @@ impl GrpcTransport {
         Ok(channel)
     }
 
+    /// Creates the channel to node `target` at `address` now (it still connects on first
+    /// use), so a malformed address is reported before any call.
+    pub fn prepare(&self, target: NodeId, address: &str) -> Result<(), TransportError> {
+        self.channel(target, address).map(drop)
+    }
+
+    /// Sends `payload` as `rpc` to `target` at `address` with the cluster secret, waiting at
+    /// most `timeout`; answers the reply's payload.
+    pub(super) async fn send(
+        &self,
+        rpc: Rpc,
+        target: NodeId,
+        address: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, SendError> {
+        let channel = self.channel(target, address).map_err(SendError::Address)?;
+        let max_message_bytes = self.shared.config.max_message_bytes;
+        let mut client = RaftInternalClient::new(channel)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes);
+        let mut request = Request::new(RaftMessage { payload });
+        // Tells the server how long the answer is worth waiting for.
+        request.set_timeout(timeout);
+        self.shared.secret.attach(request.metadata_mut());
+        let sent = async {
+            match rpc {
+                Rpc::AppendEntries => client.append_entries(request).await,
+                Rpc::Vote => client.vote(request).await,
+                Rpc::InstallSnapshot => client.install_snapshot(request).await,
+                Rpc::ClientWrite => client.client_write(request).await,
+                Rpc::ClientRead => client.client_read(request).await,
+            }
+        };
+        let response = tokio::time::timeout(timeout, sent)
+            .await
+            .map_err(|_| SendError::Timeout)?
+            .map_err(SendError::Status)?;
+        Ok(response.into_inner().payload)
+    }
+
     /// Sends `request` to `target` and decodes the remote handler's result.
     async fn call<Req, Res>(
         &self,
@@ -140,35 +183,32 @@ impl GrpcTransport {
             target,
             reason: format!("the request cannot be encoded: {error}"),
         })?;
-        let channel = self.channel(target, &target_node.addr)?;
-        let max_message_bytes = self.shared.config.max_message_bytes;
-        let mut client = RaftInternalClient::new(channel)
-            .max_decoding_message_size(max_message_bytes)
-            .max_encoding_message_size(max_message_bytes);
-        let mut request = Request::new(RaftMessage { payload });
-        // Tells the server how long the answer is worth waiting for.
-        request.set_timeout(timeout);
-        self.shared.secret.attach(request.metadata_mut());
-        let sent = async {
-            match rpc {
-                Rpc::AppendEntries => client.append_entries(request).await,
-                Rpc::Vote => client.vote(request).await,
-                Rpc::InstallSnapshot => client.install_snapshot(request).await,
-            }
-        };
-        let response = tokio::time::timeout(timeout, sent)
+        let answer = self
+            .send(rpc, target, &target_node.addr, payload, timeout)
             .await
-            .map_err(|_| TransportError::Timeout { target, timeout })?
-            .map_err(|status| status_error(target, timeout, &status))?;
-        serde_json::from_slice(&response.into_inner().payload).map_err(|error| {
-            TransportError::Failed {
-                target,
-                reason: format!(
-                    "the answer cannot be decoded: {error}; are both nodes running the same version?"
-                ),
-            }
+            .map_err(|error| match error {
+                SendError::Address(error) => error,
+                SendError::Timeout => TransportError::Timeout { target, timeout },
+                SendError::Status(status) => status_error(target, timeout, &status),
+            })?;
+        serde_json::from_slice(&answer).map_err(|error| TransportError::Failed {
+            target,
+            reason: format!(
+                "the answer cannot be decoded: {error}; are both nodes running the same version?"
+            ),
         })
     }
+}
+
+/// Why [`GrpcTransport::send`] got no answer.
+#[derive(Debug)]
+pub(super) enum SendError {
+    /// The target's address is malformed.
+    Address(TransportError),
+    /// No answer within the timeout.
+    Timeout,
+    /// The call failed: refused by the server, or the connection failed.
+    Status(Status),
 }
 
 /// Maps a gRPC failure to the transport's error kinds.

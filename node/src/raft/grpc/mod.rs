@@ -5,16 +5,27 @@
 //! - `server.rs`: [`RaftGrpcServer`], the `RaftInternal` service in front of a node's openraft
 //!   handle: it refuses calls without the right secret (`UNAUTHENTICATED`), decodes the
 //!   request, calls `Raft::append_entries`, `Raft::vote` or `Raft::install_snapshot` and sends
-//!   the handler's whole result back, Raft errors included.
+//!   the handler's whole result back, Raft errors included. Built with the node itself
+//!   ([`RaftGrpcServer::node_service`]), it also serves client calls other members forward:
+//!   `ClientWrite` (the node's own `RaftNode::write`) and `ClientRead` (read-index, then the
+//!   state machine's snapshot), each under a deadline (`forward.rs`).
 //! - `client.rs`: [`GrpcTransport`], the [`RaftTransport`](super::RaftTransport) that calls
-//!   that service, one lazily connected channel per target address.
+//!   that service, one lazily connected channel per target address; `client_calls.rs`: its
+//!   `client_write` and `client_read`, which answer the same
+//!   [`RaftNodeError`](super::RaftNodeError)s as the target node would in process.
+//! - `wire.rs`: a refused client call as a gRPC status (code, the error as JSON in the
+//!   details, the leader in metadata) and back.
 //!
-//! Requests and results travel as serde_json inside `RaftMessage.payload`; openraft's types
-//! derive serde, so no mirror of them is kept in protobuf.
+//! Raft requests and results travel as serde_json inside `RaftMessage.payload`; openraft's
+//! types derive serde, so no mirror of them is kept in protobuf. Forwarded client calls carry
+//! the command, response or snapshot bytes as they are.
 
 mod client;
+mod client_calls;
+mod forward;
 mod secret;
 mod server;
+mod wire;
 
 #[cfg(test)]
 mod tests;

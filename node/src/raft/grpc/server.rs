@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mirage_proto::v1::RaftMessage;
@@ -17,18 +18,25 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use super::super::types::{NodeId, TypeConfig};
+use super::super::error::RaftNodeError;
+use super::super::node::RaftNode;
+use super::super::types::{NodeId, StateMachine, TypeConfig};
+use super::forward::{ClientCalls, NodeCalls, call_limit, with_deadline};
+use super::wire::ClientCallError;
 use super::{ClusterSecret, DEFAULT_MAX_MESSAGE_BYTES, RaftGrpcError};
 
 /// How long [`RaftGrpcServer::shutdown`] lets calls in flight finish before cutting them off.
 const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// The `RaftInternal` service: checks the secret, hands the request to openraft, and answers
-/// with the handler's result serialized as `Result<response, RaftError>`.
+/// with the handler's result serialized as `Result<response, RaftError>`; forwarded client
+/// calls go to the node's own write and read (when the service was built with the node).
 struct RaftService {
     node_id: NodeId,
     raft: Raft<TypeConfig>,
     secret: ClusterSecret,
+    /// `None` when only the openraft handle was given: client calls are then unimplemented.
+    client_calls: Option<Arc<dyn ClientCalls>>,
 }
 
 impl RaftService {
@@ -55,6 +63,40 @@ impl RaftService {
                 "the raft request cannot be decoded: {error}; are both nodes running the same version?"
             ))
         })
+    }
+}
+
+impl RaftService {
+    /// Checks the secret and hands out the node's client calls, with how long they may take.
+    fn accept_client_call<T>(
+        &self,
+        request: &Request<T>,
+        rpc: &str,
+    ) -> Result<(Arc<dyn ClientCalls>, Duration), Status> {
+        self.authorize(request)?;
+        let calls = self.client_calls.clone().ok_or_else(|| {
+            Status::unimplemented(format!(
+                "node {} serves raft replication only, not {rpc}; start it with the node's handle",
+                self.node_id
+            ))
+        })?;
+        Ok((calls, call_limit(request.metadata())))
+    }
+
+    /// The answer to a forwarded call: the bytes, or the node's refusal as a status.
+    fn client_answer(
+        &self,
+        rpc: &str,
+        result: Result<Vec<u8>, RaftNodeError>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        match result {
+            Ok(payload) => Ok(Response::new(RaftMessage { payload })),
+            Err(error) => {
+                tracing::debug!(node_id = self.node_id, rpc, %error, "forwarded call refused");
+                let message = error.to_string();
+                Err(ClientCallError::from_node_error(self.node_id, error).into_status(message))
+            }
+        }
     }
 }
 
@@ -91,22 +133,50 @@ impl RaftInternal for RaftService {
         let request: InstallSnapshotRequest<TypeConfig> = self.accept(request)?;
         answer(&self.raft.install_snapshot(request).await)
     }
+
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id))]
+    async fn client_write(
+        &self,
+        request: Request<RaftMessage>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        let (calls, limit) = self.accept_client_call(&request, "ClientWrite")?;
+        let command = request.into_inner().payload;
+        let result = with_deadline(self.node_id, "a write", limit, calls.write(command)).await;
+        self.client_answer("ClientWrite", result)
+    }
+
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id))]
+    async fn client_read(
+        &self,
+        request: Request<RaftMessage>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        let (calls, limit) = self.accept_client_call(&request, "ClientRead")?;
+        let result = with_deadline(self.node_id, "a read", limit, calls.read_snapshot()).await;
+        self.client_answer("ClientRead", result)
+    }
 }
 
 /// The `RaftInternal` service of one node, ready to add to a tonic server beside other
-/// services (the node serves it and the public API on one port).
+/// services (the node serves it and the public API on one port). It carries Raft
+/// replication only: `ClientWrite` and `ClientRead` answer UNIMPLEMENTED; serve
+/// [`RaftGrpcServer::node_service`] to accept forwarded client calls too.
 pub fn raft_internal_service(
     node_id: NodeId,
     raft: Raft<TypeConfig>,
     secret: ClusterSecret,
 ) -> RaftInternalServer<impl RaftInternal> {
-    RaftInternalServer::new(RaftService {
+    service(RaftService {
         node_id,
         raft,
         secret,
+        client_calls: None,
     })
-    .max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
+}
+
+fn service(service: RaftService) -> RaftInternalServer<RaftService> {
+    RaftInternalServer::new(service)
+        .max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
 }
 
 /// A running `RaftInternal` server for one node. Dropping it stops the server in the
@@ -140,18 +210,68 @@ impl RaftGrpcServer {
         Self::serve(listener, node_id, raft, secret)
     }
 
+    /// The whole `RaftInternal` service of `node`, ready to add to a tonic server beside
+    /// other services: Raft replication, and the client calls other members forward to it
+    /// (`ClientWrite`, `ClientRead`), each bounded by the caller's deadline and at most ten
+    /// seconds. The service holds the node weakly: once every other `Arc` of it is dropped,
+    /// forwarded calls answer "stopped" and its store is released.
+    pub fn node_service<S: StateMachine>(
+        node: &Arc<RaftNode<S>>,
+        secret: ClusterSecret,
+    ) -> RaftInternalServer<impl RaftInternal> {
+        service(Self::node_raft_service(node, secret))
+    }
+
+    fn node_raft_service<S: StateMachine>(
+        node: &Arc<RaftNode<S>>,
+        secret: ClusterSecret,
+    ) -> RaftService {
+        let node_id = node.id();
+        RaftService {
+            node_id,
+            raft: node.raft().clone(),
+            secret,
+            client_calls: Some(Arc::new(NodeCalls {
+                node_id,
+                node: Arc::downgrade(node),
+            })),
+        }
+    }
+
     /// Serves node `node_id`'s `raft` on an already bound listener (bind first to learn the
-    /// address a node announces before the node starts).
+    /// address a node announces before the node starts). Replication only; see
+    /// [`RaftGrpcServer::serve_node`].
     pub fn serve(
         listener: TcpListener,
         node_id: NodeId,
         raft: Raft<TypeConfig>,
         secret: ClusterSecret,
     ) -> Result<Self, RaftGrpcError> {
+        let service = RaftService {
+            node_id,
+            raft,
+            secret,
+            client_calls: None,
+        };
+        Self::serve_service(listener, service)
+    }
+
+    /// Serves `node` on an already bound listener: Raft replication and forwarded client
+    /// calls (see [`RaftGrpcServer::node_service`]).
+    pub fn serve_node<S: StateMachine>(
+        listener: TcpListener,
+        node: &Arc<RaftNode<S>>,
+        secret: ClusterSecret,
+    ) -> Result<Self, RaftGrpcError> {
+        Self::serve_service(listener, Self::node_raft_service(node, secret))
+    }
+
+    fn serve_service(listener: TcpListener, service: RaftService) -> Result<Self, RaftGrpcError> {
         let address = listener
             .local_addr()
             .map_err(|source| RaftGrpcError::LocalAddress { source })?;
-        let service = raft_internal_service(node_id, raft, secret);
+        let node_id = service.node_id;
+        let service = self::service(service);
         // Raft messages are small and latency-bound: never wait for Nagle.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop, stopped) = oneshot::channel::<()>();

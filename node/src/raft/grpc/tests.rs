@@ -18,7 +18,8 @@ use tokio::net::TcpListener;
 use super::super::test_support::wait_for_leader;
 use super::super::tests::{Counters, fast_config};
 use super::super::{
-    NodeId, RaftNode, RaftNodeConfig, RaftNodeError, RaftRole, RaftTransport, TransportError,
+    NodeId, RaftNode, RaftNodeConfig, RaftNodeError, RaftRole, RaftTransport, StateMachine,
+    TransportError,
 };
 use super::{ClusterSecret, GrpcTransport, RaftGrpcServer};
 
@@ -76,16 +77,11 @@ impl GrpcCluster {
         let secret = ClusterSecret::new(secret)?;
         let data_dir = self.dir.path().join(format!("node-{id}"));
         let transport = GrpcTransport::new(secret.clone());
-        let node =
-            RaftNode::start(id, &data_dir, &self.config, Counters::default(), transport).await?;
-        let server = RaftGrpcServer::serve(listener, id, node.raft().clone(), secret)?;
-        self.members.insert(
-            id,
-            Member {
-                node: Arc::new(node),
-                server,
-            },
+        let node = Arc::new(
+            RaftNode::start(id, &data_dir, &self.config, Counters::default(), transport).await?,
         );
+        let server = RaftGrpcServer::serve_node(listener, &node, secret)?;
+        self.members.insert(id, Member { node, server });
         Ok(())
     }
 
@@ -327,4 +323,133 @@ async fn a_new_member_catches_up_from_a_snapshot_sent_over_grpc() -> anyhow::Res
         "the newcomer should hold the installed snapshot"
     );
     cluster.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_calls_run_on_the_node_they_reach() -> anyhow::Result<()> {
+    let mut cluster = GrpcCluster::start(&[1, 2, 3], fast_config()).await?;
+    let leader = cluster.leader(Duration::from_secs(5)).await?;
+    let follower = *cluster
+        .addresses
+        .keys()
+        .find(|&&id| id != leader)
+        .context("a follower")?;
+    let addresses: BTreeMap<NodeId, String> = cluster
+        .addresses
+        .iter()
+        .map(|(&id, address)| (id, address.to_string()))
+        .collect();
+    let address = |id: NodeId| -> anyhow::Result<String> {
+        addresses.get(&id).cloned().context("an address")
+    };
+    let transport = GrpcTransport::new(ClusterSecret::new(SECRET)?);
+    let timeout = Duration::from_secs(2);
+
+    // The leader applies a forwarded write; a follower refuses it and names the leader.
+    let answer = transport
+        .client_write(leader, &address(leader)?, b"add hits 5".to_vec(), timeout)
+        .await?;
+    assert_eq!(answer, b"5");
+    match transport
+        .client_write(
+            follower,
+            &address(follower)?,
+            b"add hits 1".to_vec(),
+            timeout,
+        )
+        .await
+    {
+        Err(RaftNodeError::NotLeader {
+            node_id,
+            leader_id,
+            leader_address,
+        }) => {
+            assert_eq!(node_id, follower);
+            assert_eq!(leader_id, Some(leader));
+            assert_eq!(leader_address, Some(address(leader)?));
+        }
+        other => bail!("a follower should refuse a write, got {other:?}"),
+    }
+
+    // A read on the leader answers the current snapshot; a follower refuses it.
+    let snapshot = transport
+        .client_read(leader, &address(leader)?, timeout)
+        .await?;
+    let mut restored = Counters::default();
+    restored.restore(&snapshot).map_err(anyhow::Error::msg)?;
+    assert_eq!(counter(&restored, "hits"), 5);
+    assert!(matches!(
+        transport
+            .client_read(follower, &address(follower)?, timeout)
+            .await,
+        Err(RaftNodeError::NotLeader { leader_id: Some(id), .. }) if id == leader
+    ));
+
+    // A leader cut off from its quorum answers a timeout instead of hanging.
+    let others: Vec<NodeId> = addresses
+        .keys()
+        .copied()
+        .filter(|&id| id != leader)
+        .collect();
+    for id in others {
+        cluster.kill(id).await?;
+    }
+    let started = Instant::now();
+    let cut_off = transport
+        .client_write(
+            leader,
+            &address(leader)?,
+            b"add hits 1".to_vec(),
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(
+        matches!(cut_off, Err(RaftNodeError::Timeout { node_id, .. }) if node_id == leader),
+        "{cut_off:?}"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let unreachable = transport
+        .client_write(
+            follower,
+            &address(follower)?,
+            b"add hits 1".to_vec(),
+            timeout,
+        )
+        .await;
+    assert!(
+        matches!(unreachable, Err(RaftNodeError::Timeout { node_id, .. }) if node_id == follower),
+        "{unreachable:?}"
+    );
+    cluster.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_only_service_refuses_forwarded_calls() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let secret = ClusterSecret::new(SECRET)?;
+    let node = RaftNode::start(
+        1,
+        dir.path(),
+        &fast_config(),
+        Counters::default(),
+        GrpcTransport::new(secret.clone()),
+    )
+    .await?;
+    let listener = bind_loopback().await?;
+    let address = listener.local_addr()?.to_string();
+    let server = RaftGrpcServer::serve(listener, 1, node.raft().clone(), secret.clone())?;
+    let answer = GrpcTransport::new(secret)
+        .client_read(1, &address, Duration::from_secs(1))
+        .await;
+    assert!(
+        matches!(&answer, Err(RaftNodeError::InvalidConfig { reason }) if reason.contains("version")),
+        "{answer:?}"
+    );
+    server.shutdown().await?;
+    node.shutdown().await?;
+    Ok(())
 }

@@ -180,6 +180,8 @@ fn records_round_trip() {
         lease_expires_at_ms: None,
         checkpoint: None,
         error: None,
+        result_json: Some("{\"epochs\": 3}".into()),
+        attempts: 2,
         ..job(JobKind::Train, JobStatus::Queued)
     });
 
@@ -239,11 +241,31 @@ fn cluster_status_round_trips() {
                 ..node(2, NodeRole::Learner)
             },
         ],
+        last_applied: 1230,
+        jobs: crate::records::JobCounts {
+            queued: 1,
+            running: 2,
+            succeeded: 3,
+            failed: 4,
+            cancelled: 5,
+        },
+        ledgers: 2,
+        ledgers_verified: true,
+        answered_by: Some(NodeId(1)),
+        snapshot_index: 1000,
+        purged_index: 900,
     });
     round_trip::<_, proto::ClusterStatus>(ClusterStatus {
         leader: None,
         term: 0,
         commit_index: 0,
         nodes: vec![],
+        last_applied: 0,
+        jobs: crate::records::JobCounts::default(),
+        ledgers: 0,
+        ledgers_verified: false,
+        answered_by: None,
+        snapshot_index: 0,
+        purged_index: 0,
     });
 }

@@ -1,0 +1,16 @@
+//! The node's public gRPC services: the cluster status and jobs for now.
+//! Every node serves them; writes go through the node's [`RaftStateClient`]
+//! (forwarded to the leader), reads that must be current use read-index on the leader.
+//!
+//! Authentication and tenants arrive with the gateway; until then every call acts for the
+//! [`default_tenant`].
+//!
+//! [`RaftStateClient`]: crate::cluster::RaftStateClient
+
+mod cluster;
+mod convert;
+mod jobs;
+
+pub use cluster::ClusterApi;
+pub use convert::default_tenant;
+pub use jobs::JobApi;

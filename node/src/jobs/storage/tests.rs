@@ -1,0 +1,166 @@
+//! The store on a temporary directory, and URL parsing for S3 (no server needed).
+
+use super::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn local(dir: &Path, runtime: &tokio::runtime::Runtime) -> ObjectStorage {
+    let url = format!("file://{}", dir.display());
+    ObjectStorage::open(&url, runtime.handle().clone()).expect("open")
+}
+
+#[test]
+fn s3_urls_parse_into_bucket_and_prefix() {
+    assert_eq!(
+        StoreLocation::parse("s3://mirage-data/cluster/a/").expect("parse"),
+        StoreLocation::S3 {
+            bucket: "mirage-data".into(),
+            prefix: "cluster/a".into()
+        }
+    );
+    assert_eq!(
+        StoreLocation::parse("s3://bucket").expect("parse"),
+        StoreLocation::S3 {
+            bucket: "bucket".into(),
+            prefix: String::new()
+        }
+    );
+}
+
+#[test]
+fn an_s3_url_without_a_bucket_is_a_clear_error() {
+    for url in ["s3://", "s3:///prefix"] {
+        let error = StoreLocation::parse(url).expect_err(url).to_string();
+        assert!(error.contains("names no bucket"), "{error}");
+        assert!(error.contains(url), "{error}");
+    }
+}
+
+#[test]
+fn an_s3_store_opens_without_contacting_the_server() {
+    let runtime = runtime();
+    let storage =
+        ObjectStorage::open("s3://bucket/prefix", runtime.handle().clone()).expect("open");
+    assert_eq!(storage.url(), "s3://bucket/prefix");
+}
+
+#[test]
+fn file_urls_name_a_directory() {
+    assert_eq!(
+        StoreLocation::parse("file:///var/mirage").expect("parse"),
+        StoreLocation::Local(PathBuf::from("/var/mirage"))
+    );
+    assert_eq!(
+        StoreLocation::parse("file://mirage-data/objects").expect("parse"),
+        StoreLocation::Local(PathBuf::from("mirage-data/objects"))
+    );
+    let error = StoreLocation::parse("file://")
+        .expect_err("empty")
+        .to_string();
+    assert!(error.contains("names no directory"), "{error}");
+}
+
+#[test]
+fn other_schemes_are_refused_by_name() {
+    let runtime = runtime();
+    for url in ["ftp://host/x", "/plain/path", "gs://bucket"] {
+        let error = ObjectStorage::open(url, runtime.handle().clone())
+            .expect_err(url)
+            .to_string();
+        assert!(error.contains("unsupported scheme"), "{error}");
+        assert!(error.contains(url), "{error}");
+    }
+}
+
+#[test]
+fn files_directories_and_bytes_round_trip() {
+    let runtime = runtime();
+    let root = tempfile::tempdir().expect("tempdir");
+    let store_dir = root.path().join("store");
+    let storage = local(&store_dir, &runtime);
+    assert!(store_dir.is_dir(), "the store directory is created");
+
+    storage
+        .put_bytes("a/b.txt", b"hello".to_vec())
+        .expect("put");
+    assert_eq!(storage.get_bytes("a/b.txt").expect("get"), b"hello");
+    assert!(storage.exists("a/b.txt").expect("exists"));
+    assert!(!storage.exists("a/c.txt").expect("exists"));
+
+    let source = root.path().join("source");
+    std::fs::create_dir_all(source.join("sub")).expect("mkdir");
+    std::fs::write(source.join("one.bin"), [1u8; 10]).expect("write");
+    std::fs::write(source.join("sub/two.bin"), [2u8; 20]).expect("write");
+    std::fs::write(source.join("state.json"), b"{}").expect("write");
+    let uploaded = storage
+        .upload_dir(&source, "dirs/x/", Some("state.json"))
+        .expect("upload");
+    assert_eq!(uploaded, 3);
+    assert_eq!(
+        storage.list("dirs/x").expect("list"),
+        ["dirs/x/one.bin", "dirs/x/state.json", "dirs/x/sub/two.bin"]
+    );
+    let target = root.path().join("target");
+    assert_eq!(storage.download_prefix("dirs/x/", &target).expect("dl"), 3);
+    assert_eq!(
+        std::fs::read(target.join("sub/two.bin")).expect("read"),
+        [2u8; 20]
+    );
+    // A prefix is a folder, not a string prefix.
+    storage.put_bytes("dirs/xy", b"no".to_vec()).expect("put");
+    assert_eq!(storage.list("dirs/x").expect("list").len(), 3);
+}
+
+#[test]
+fn large_files_move_in_parts() {
+    let runtime = runtime();
+    let root = tempfile::tempdir().expect("tempdir");
+    let storage = local(&root.path().join("store"), &runtime);
+    let big = root.path().join("big.bin");
+    let content: Vec<u8> = (0..(SINGLE_REQUEST_BYTES as usize + PART_BYTES + 17))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    std::fs::write(&big, &content).expect("write");
+    storage.put_file("big/file.bin", &big).expect("put");
+    let back = root.path().join("back/big.bin");
+    let size = storage.get_file("big/file.bin", &back).expect("get");
+    assert_eq!(size, content.len() as u64);
+    assert!(std::fs::read(&back).expect("read") == content);
+}
+
+#[test]
+fn missing_keys_and_bad_keys_are_named() {
+    let runtime = runtime();
+    let root = tempfile::tempdir().expect("tempdir");
+    let storage = local(&root.path().join("store"), &runtime);
+    let error = storage
+        .get_bytes("models/none/model.json")
+        .expect_err("missing");
+    assert!(matches!(error, StorageError::NotFound { .. }), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("models/none/model.json"), "{text}");
+    assert!(text.contains(storage.url()), "{text}");
+
+    let error = storage
+        .download_prefix("models/none", root.path())
+        .expect_err("missing")
+        .to_string();
+    assert!(error.contains("models/none"), "{error}");
+
+    let error = storage
+        .get_file("missing.csv", &root.path().join("x.csv"))
+        .expect_err("missing");
+    assert!(matches!(error, StorageError::NotFound { .. }), "{error}");
+    assert!(!root.path().join("x.csv").exists());
+
+    for key in ["", "a/../b", "a//b"] {
+        let error = storage.get_bytes(key).expect_err(key);
+        assert!(matches!(error, StorageError::InvalidKey { .. }), "{error}");
+    }
+}

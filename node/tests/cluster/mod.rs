@@ -1,0 +1,400 @@
+//! A local cluster of `mirage node` processes on loopback, started and killed by the tests.
+//!
+//! Every node gets free ports for gRPC, Flight and actors, its own data directory, and (for
+//! the runtime tests) one object store directory shared by all, so a job re-run on another
+//! node finds the checkpoints of the first. Timings are short so failover happens in a
+//! test's time: elections in 0.3–0.6 s, leases of 3 s renewed every 0.5 s.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
+use mirage_proto::v1::raft_internal_client::RaftInternalClient;
+use mirage_proto::v1::{ClusterStatus, GetClusterStatusRequest, RaftMessage};
+use tonic::transport::{Channel, Endpoint};
+
+/// The secret the test clusters share.
+pub const SECRET: &str = "test-cluster-secret";
+
+/// The header carrying it.
+pub const SECRET_HEADER: &str = "x-mirage-cluster-secret";
+
+/// The `mirage` binary with no node settings inherited from the environment.
+pub fn mirage() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mirage"));
+    command.env_remove("MIRAGE_CLUSTER_SECRET");
+    for variable in [
+        "MIRAGE_NODE_ID",
+        "MIRAGE_DATA_DIR",
+        "MIRAGE_GRPC_ADDR",
+        "MIRAGE_FLIGHT_ADDR",
+        "MIRAGE_OBJECT_STORE",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+/// A free loopback port (bound, read and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// One node's ports.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub grpc: u16,
+    pub flight: u16,
+    pub actor: u16,
+}
+
+impl Ports {
+    pub fn free() -> Self {
+        Self {
+            grpc: free_port(),
+            flight: free_port(),
+            actor: free_port(),
+        }
+    }
+}
+
+/// How the nodes are configured.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// CPU cores each node offers (index = id - 1).
+    pub cores: Vec<u32>,
+    /// Raft snapshot after this many entries.
+    pub snapshot_after_logs: u64,
+    /// Whether the nodes share one object store directory.
+    pub shared_objects: bool,
+}
+
+impl Layout {
+    pub fn nodes(count: usize) -> Self {
+        Self {
+            cores: vec![2; count],
+            snapshot_after_logs: 5000,
+            shared_objects: true,
+        }
+    }
+}
+
+/// The node processes of one test, killed when the test ends however it ends.
+pub struct LocalCluster {
+    pub dir: tempfile::TempDir,
+    pub ports: Vec<Ports>,
+    pub configs: Vec<PathBuf>,
+    children: Vec<Option<Child>>,
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl LocalCluster {
+    /// Writes the configs and starts every node.
+    pub fn start(layout: &Layout) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ports: Vec<Ports> = layout.cores.iter().map(|_| Ports::free()).collect();
+        let configs = (0..ports.len())
+            .map(|index| write_config(dir.path(), index, &ports, layout))
+            .collect();
+        let mut cluster = Self {
+            dir,
+            ports,
+            configs,
+            children: Vec::new(),
+        };
+        for id in cluster.ids() {
+            let child = cluster.spawn(id);
+            cluster.children.push(Some(child));
+        }
+        cluster
+    }
+
+    /// The node ids, from 1.
+    pub fn ids(&self) -> Vec<u64> {
+        (1..=u64::try_from(self.ports.len()).expect("count")).collect()
+    }
+
+    fn index(id: u64) -> usize {
+        usize::try_from(id).expect("id") - 1
+    }
+
+    /// Node `id`'s gRPC address.
+    pub fn addr(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", self.ports[Self::index(id)].grpc)
+    }
+
+    /// The shared object store directory.
+    pub fn objects(&self) -> PathBuf {
+        self.dir.path().join("objects")
+    }
+
+    fn spawn(&self, id: u64) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("node-{id}.log")))
+            .expect("log file");
+        mirage()
+            .args(["node", "--config"])
+            .arg(&self.configs[Self::index(id)])
+            .env("MIRAGE_CLUSTER_SECRET", SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn mirage node")
+    }
+
+    /// Kills node `id` (SIGKILL: no goodbye) and waits for it to be gone.
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut child) = self.children[Self::index(id)].take() {
+            child.kill().expect("kill node");
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `id` again on its data directory.
+    pub fn restart(&mut self, id: u64) {
+        self.kill(id);
+        let child = self.spawn(id);
+        self.children[Self::index(id)] = Some(child);
+    }
+
+    /// Whether node `id` runs.
+    pub fn is_running(&self, id: u64) -> bool {
+        self.children[Self::index(id)].is_some()
+    }
+
+    /// A node's log so far (for failure messages).
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("node-{id}.log"))).unwrap_or_default()
+    }
+
+    /// The tails of every node's log.
+    pub fn logs(&self) -> String {
+        self.ids()
+            .into_iter()
+            .map(|id| {
+                let log = self.log(id);
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                format!("--- node {id} ---\n{}\n", tail.join("\n"))
+            })
+            .collect()
+    }
+}
+
+fn write_config(dir: &Path, index: usize, ports: &[Ports], layout: &Layout) -> PathBuf {
+    let id = index + 1;
+    let own = ports[index];
+    let cores = layout.cores[index];
+    let mut text = format!(
+        "node_id = {id}\ndata_dir = {:?}\ngrpc_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\n",
+        dir.join(format!("node-{id}")).display().to_string(),
+        own.grpc,
+        own.flight,
+        own.actor,
+    );
+    if layout.shared_objects {
+        text.push_str(&format!(
+            "object_store = {:?}\n",
+            format!("file://{}", dir.join("objects").display())
+        ));
+    }
+    for (peer_index, peer) in ports.iter().enumerate() {
+        if peer_index != index {
+            text.push_str(&format!(
+                "\n[[peers]]\nnode_id = {}\ngrpc_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\n",
+                peer_index + 1,
+                peer.grpc,
+                peer.actor
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "\n[resources]\ncpu_cores = {cores}\nmemory_mib = 4096\n\n[cluster]\nraft_heartbeat_ms = 100\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\nsnapshot_after_logs = {}\nlease_ms = 3000\nnode_heartbeat_ms = 500\nschedule_ms = 200\n",
+        layout.snapshot_after_logs
+    ));
+    let path = dir.join(format!("node-{id}.toml"));
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// A gRPC channel to `addr` (lazy; short timeouts).
+pub fn channel(addr: &str) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(5))
+        .connect_lazy()
+}
+
+/// The status as node `addr` sees it, or None when it does not answer.
+pub async fn status(addr: &str) -> Option<ClusterStatus> {
+    ClusterServiceClient::new(channel(addr))
+        .get_cluster_status(GetClusterStatusRequest {})
+        .await
+        .ok()?
+        .into_inner()
+        .status
+}
+
+/// Polls `addr`'s status until `check` holds or `timeout` passes.
+pub async fn wait_for(
+    addr: &str,
+    timeout: Duration,
+    what: &str,
+    check: impl Fn(&ClusterStatus) -> bool,
+) -> ClusterStatus {
+    let start = Instant::now();
+    let mut last = None;
+    while start.elapsed() < timeout {
+        if let Some(status) = status(addr).await {
+            if check(&status) {
+                return status;
+            }
+            last = Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} not seen at {addr} within {timeout:?}; last status: {last:?}");
+}
+
+/// Waits until every running node agrees on one leader and sees all `count` nodes
+/// registered and alive; returns the leader.
+pub async fn wait_until_formed(cluster: &LocalCluster, timeout: Duration) -> u64 {
+    let mut leader = None;
+    for id in cluster.ids() {
+        if !cluster.is_running(id) {
+            continue;
+        }
+        let expected = cluster.ids();
+        let status = wait_for(&cluster.addr(id), timeout, "a formed cluster", |s| {
+            s.leader_id.is_some()
+                && expected
+                    .iter()
+                    .all(|want| s.nodes.iter().any(|n| n.id == *want && n.alive))
+        })
+        .await;
+        if let Some(known) = leader {
+            assert_eq!(status.leader_id, Some(known), "{status:?}");
+        }
+        leader = status.leader_id;
+    }
+    leader.expect("a leader")
+}
+
+/// A client of the internal service of node `addr`, with the cluster secret.
+pub fn internal(addr: &str) -> RaftInternalClient<Channel> {
+    RaftInternalClient::new(channel(addr))
+}
+
+/// Sends one state-machine command (JSON) to `addr` over the internal `ClientWrite` and
+/// returns the state machine's answer (JSON), or the gRPC status.
+pub async fn client_write(
+    addr: &str,
+    command: &serde_json::Value,
+) -> Result<serde_json::Value, tonic::Status> {
+    let mut request = tonic::Request::new(RaftMessage {
+        payload: serde_json::to_vec(command).expect("encode"),
+    });
+    request
+        .metadata_mut()
+        .insert(SECRET_HEADER, SECRET.parse().expect("ascii"));
+    let answer = internal(addr).client_write(request).await?.into_inner();
+    Ok(serde_json::from_slice(&answer.payload).expect("a JSON answer"))
+}
+
+/// Writes `command` through whichever node leads (following refusals), until `timeout`.
+pub async fn write_to_leader(
+    cluster: &LocalCluster,
+    command: &serde_json::Value,
+    timeout: Duration,
+) -> serde_json::Value {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < timeout {
+        for id in cluster.ids() {
+            if !cluster.is_running(id) {
+                continue;
+            }
+            match client_write(&cluster.addr(id), command).await {
+                Ok(answer) => return answer,
+                Err(status) => last = format!("node {id}: {}", status.message()),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no node accepted {command} within {timeout:?}; last: {last}");
+}
+
+/// Writes `command` starting at node `first` and moving on to the next running node on any
+/// refusal other than the state machine's own answer (not the leader, unreachable), until
+/// `timeout`: a client that knows all three addresses.
+pub async fn write_via(
+    cluster: &LocalCluster,
+    first: u64,
+    command: &serde_json::Value,
+    timeout: Duration,
+) -> serde_json::Value {
+    let start = Instant::now();
+    let ids = cluster.ids();
+    let mut index = ids.iter().position(|id| *id == first).unwrap_or(0);
+    let mut last = String::new();
+    let mut backoff = Duration::from_millis(5);
+    while start.elapsed() < timeout {
+        let id = ids[index];
+        if cluster.is_running(id) {
+            match client_write(&cluster.addr(id), command).await {
+                Ok(answer) => return answer,
+                Err(status) => {
+                    // Go straight to the leader a refusal names.
+                    let hinted = status
+                        .metadata()
+                        .get("x-mirage-leader-id")
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|text| text.parse::<u64>().ok())
+                        .and_then(|leader| ids.iter().position(|id| *id == leader));
+                    last = format!("node {id}: {}", status.message());
+                    if let Some(leader) = hinted
+                        && leader != index
+                    {
+                        index = leader;
+                        continue;
+                    }
+                }
+            }
+        }
+        index = (index + 1) % ids.len();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(200));
+    }
+    panic!("no node accepted {command} within {timeout:?}; last: {last}");
+}
+
+/// The Adult demo's first `rows` rows as a CSV file in `dir`.
+pub fn adult_sample(dir: &Path, rows: usize) -> PathBuf {
+    use std::io::{BufRead, Write};
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/adult.csv.gz");
+    let file = std::fs::File::open(&gz).expect("the committed demo data");
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+    let path = dir.join(format!("adult-{rows}.csv"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create sample"));
+    for line in reader.lines().take(rows + 1) {
+        writeln!(out, "{}", line.expect("a line")).expect("write sample");
+    }
+    path
+}
