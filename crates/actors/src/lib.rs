@@ -8,7 +8,7 @@
 //!   job goes to which node (GPUs, memory, concurrency, liveness, priority, tenant fairness).
 //! - [`runtime`]: the ractor actors on top of these (cluster supervisor running the
 //!   scheduler, node supervisors, workers), reaching the state through [`StateClient`] and
-//!   each other, across nodes, through `ractor_cluster` ([`ActorGroups`]).
+//!   each other, across nodes, through `ractor_cluster` ([`ActorNet`], [`ActorGroups`]).
 //!
 //! `state` and `placement` never run on an executor or do I/O; only `runtime` does.
 
@@ -23,8 +23,9 @@ mod testing;
 pub use error::{Result, StateError};
 pub use placement::{ClusterView, ConcurrencyLimit, Placement, PlacementConfig, place};
 pub use runtime::{
-    ActorGroups, CheckpointUrl, ClientError, ClusterSupervisor, EventSink, JobProgress, JobRunner,
-    LocalState, NodeSupervisor, RunContext, RuntimeError, RuntimeEvent, StateClient, Worker,
+    ActorGroups, ActorNet, CheckpointUrl, ClientError, ClusterSupervisor, EventSink, JobProgress,
+    JobRunner, LocalState, NodeSupervisor, RunContext, RuntimeError, RuntimeEvent, StateClient,
+    Worker,
 };
 pub use state::{
     ApiKey, Checkpoint, ClusterState, Command, Dataset, DatasetSpec, Generation, GenerationSpec,
