@@ -7,7 +7,8 @@
 //! - [`placement`]: the scheduler's decision as a pure function of that state: which queued
 //!   job goes to which node (GPUs, memory, concurrency, liveness, priority, tenant fairness).
 //! - [`runtime`]: the ractor actors on top of these (cluster supervisor running the
-//!   scheduler, node supervisors, workers), reaching the state through [`StateClient`].
+//!   scheduler, node supervisors, workers), reaching the state through [`StateClient`] and
+//!   each other, across nodes, through `ractor_cluster` ([`ActorNet`], [`ActorGroups`]).
 //!
 //! `state` and `placement` never run on an executor or do I/O; only `runtime` does.
 
@@ -22,8 +23,9 @@ mod testing;
 pub use error::{Result, StateError};
 pub use placement::{ClusterView, ConcurrencyLimit, Placement, PlacementConfig, place};
 pub use runtime::{
-    CheckpointUrl, ClientError, ClusterSupervisor, EventSink, JobProgress, JobRunner, LocalState,
-    NodeSupervisor, RunContext, RuntimeError, RuntimeEvent, StateClient, Worker,
+    ActorGroups, ActorNet, CheckpointUrl, ClientError, ClusterSupervisor, EventSink, JobProgress,
+    JobRunner, LocalState, NodeSupervisor, RunContext, RuntimeError, RuntimeEvent, StateClient,
+    Worker,
 };
 pub use state::{
     ApiKey, Checkpoint, ClusterState, Command, Dataset, DatasetSpec, Generation, GenerationSpec,

@@ -63,6 +63,12 @@ pub enum RuntimeError {
         /// Why.
         reason: String,
     },
+    /// The actor network (the node server, a peer connection) failed.
+    #[error("actor network: {reason}")]
+    Net {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// The result of the runtime's fallible operations.

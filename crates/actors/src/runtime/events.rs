@@ -1,12 +1,14 @@
 //! What the runtime did, for observers (tests, metrics, the operator console).
 
 use mirage_core::{JobId, NodeId};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::runner::JobProgress;
 
-/// One thing the runtime did.
-#[derive(Debug, Clone, PartialEq)]
+/// One thing the runtime did. Workers and node supervisors relay theirs to the scheduler
+/// (serialized), so variants are only ever added at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RuntimeEvent {
     /// The scheduler gave a job to a node under a new lease.
     JobAssigned {

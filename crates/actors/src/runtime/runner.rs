@@ -60,8 +60,9 @@ pub struct JobProgress {
     /// The epoch just finished (1-based), for models trained in epochs.
     #[serde(default)]
     pub epoch: Option<u64>,
-    /// Losses by name.
-    #[serde(default)]
+    /// Losses by name. A diverged loss (NaN, infinite) survives the trip to the scheduler:
+    /// it travels as the text `NaN`, `inf` or `-inf`, since JSON has no such numbers.
+    #[serde(default, with = "losses_serde")]
     pub losses: Vec<(String, f64)>,
     /// A short note.
     #[serde(default)]
@@ -76,6 +77,53 @@ impl JobProgress {
         } else {
             (self.step as f64 / self.total as f64).clamp(0.0, 1.0)
         }
+    }
+}
+
+/// JSON for losses that may not be finite.
+mod losses_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Loss {
+        Finite(f64),
+        Other(String),
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        losses: &[(String, f64)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let wire: Vec<(&str, Loss)> = losses
+            .iter()
+            .map(|(name, value)| {
+                let loss = if value.is_finite() {
+                    Loss::Finite(*value)
+                } else {
+                    Loss::Other(value.to_string())
+                };
+                (name.as_str(), loss)
+            })
+            .collect();
+        wire.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(String, f64)>, D::Error> {
+        let wire = Vec::<(String, Loss)>::deserialize(deserializer)?;
+        wire.into_iter()
+            .map(|(name, loss)| {
+                let value = match loss {
+                    Loss::Finite(value) => value,
+                    Loss::Other(text) => text.parse::<f64>().map_err(|_| {
+                        serde::de::Error::custom(format!("loss {name}: not a number: {text:?}"))
+                    })?,
+                };
+                Ok((name, value))
+            })
+            .collect()
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mirage_actors::placement::{ConcurrencyLimit, PlacementConfig};
 use mirage_actors::runtime::{
-    ClusterMsg, ClusterSupervisor, EventSink, JobRunner, NodeConfig, NodeMsg, NodeSupervisor,
-    RunContext, RuntimeEvent, SchedulerConfig,
+    ActorGroups, ClusterMsg, ClusterSupervisor, EventSink, JobRunner, NodeConfig, NodeMsg,
+    NodeSupervisor, RunContext, RuntimeEvent, SchedulerConfig,
 };
 use mirage_actors::{
     CheckpointUrl, ClusterState, Command, Job, JobSpec, JobState, NodeSpec, Outcome, Resources,
@@ -79,8 +79,10 @@ impl JobRunner for GatedRunner {
             .entry(job.spec.id)
             .or_default() += 1;
         if job.spec.payload["gated"] == json!(true) {
-            context.record_checkpoint(CheckpointUrl::new(format!("file:///ckpt/{}", job.spec.id)));
+            // Counted before the checkpoint, which the test waits for: once the checkpoint
+            // is in the state, the run is counted.
             self.running.fetch_add(1, Ordering::SeqCst);
+            context.record_checkpoint(CheckpointUrl::new(format!("file:///ckpt/{}", job.spec.id)));
             let guard = self.open.lock().expect("gate lock");
             let _open = self
                 .changed
@@ -103,6 +105,9 @@ impl Runtime {
     /// its own member's client.
     async fn start(cluster: &RaftCluster, ids: &[NodeId], runner: Arc<GatedRunner>) -> Self {
         let (sink, events) = EventSink::channel();
+        // The scheduler finds the node supervisors through pg; a scope of this runtime's
+        // own keeps other tests' actors (the registry is global to the process) apart.
+        let groups = ActorGroups::new(format!("jobs-test-{}", Uuid::new_v4()));
         let client = cluster.client(1, RetryPolicy::default());
         let supervisor = ClusterSupervisor {
             client: client.clone(),
@@ -115,6 +120,7 @@ impl Runtime {
                 tick_interval: Duration::from_millis(50),
             },
             events: sink.clone(),
+            groups: groups.clone(),
         };
         let (scheduler, _) = Actor::spawn(None, supervisor, ())
             .await
@@ -135,17 +141,14 @@ impl Runtime {
                 config: NodeConfig {
                     heartbeat_interval: Duration::from_millis(100),
                 },
-                events: sink.clone(),
+                // The workers' events reach the test through the scheduler, which they
+                // relay them to (as a gateway on the leader sees them).
+                events: EventSink::none(),
+                groups: groups.clone(),
             };
             let (node, _) = Actor::spawn(None, supervisor, ())
                 .await
                 .expect("a node supervisor starts");
-            scheduler
-                .send_message(ClusterMsg::NodeUp {
-                    node: mirage_core::NodeId(id),
-                    supervisor: node.clone(),
-                })
-                .expect("the scheduler is up");
             nodes.push(node);
         }
         Self {

@@ -3,11 +3,15 @@
 //! assigns each placement under a new lease and tells the chosen node's
 //! [`super::NodeSupervisor`] to start the job. The state re-checks every assignment, so a
 //! round computed from a stale view can be refused but never overcommits a node.
+//!
+//! It finds node supervisors through their pg group ([`super::ActorGroups`]), on this node
+//! or on another one connected through the actor network, and joins the scheduler group
+//! so workers anywhere relay their events (progress, checkpoints, outcomes) to it; it
+//! passes those on to its own [`EventSink`].
 
 pub mod messages;
 pub mod state;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mirage_core::{JobId, NodeId};
@@ -20,7 +24,9 @@ pub use state::{ClusterSupervisorState, SchedulerConfig};
 use super::client::StateClient;
 use super::error::{RuntimeError, RuntimeResult};
 use super::events::{EventSink, RuntimeEvent};
+use super::groups::ActorGroups;
 use super::node::NodeMsg;
+use super::wire::{EventPayload, JobPayload};
 use crate::placement::{ClusterView, place};
 use crate::state::{Command, Outcome};
 
@@ -30,14 +36,17 @@ pub struct ClusterSupervisor {
     pub client: Arc<dyn StateClient>,
     /// The scheduler's settings.
     pub config: SchedulerConfig,
-    /// Where events go.
+    /// Where events go: its own and those relayed by workers on every node.
     pub events: EventSink,
+    /// Where it finds node supervisors and receives relayed events.
+    pub groups: ActorGroups,
 }
 
 impl std::fmt::Debug for ClusterSupervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterSupervisor")
             .field("config", &self.config)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +81,7 @@ impl Actor for ClusterSupervisor {
         state: &mut ClusterSupervisorState,
     ) -> Result<(), ActorProcessingErr> {
         state.ticker = Some(myself.send_interval(self.config.tick_interval, || ClusterMsg::Tick));
+        self.groups.join_scheduler(&myself);
         info!(
             lease_ms = self.config.lease_ms(),
             tick_ms = self.config.tick_interval.as_millis() as u64,
@@ -82,9 +92,10 @@ impl Actor for ClusterSupervisor {
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<ClusterMsg>,
+        myself: ActorRef<ClusterMsg>,
         state: &mut ClusterSupervisorState,
     ) -> Result<(), ActorProcessingErr> {
+        self.groups.leave_scheduler(&myself);
         if let Some(ticker) = state.ticker.take() {
             ticker.abort();
         }
@@ -95,23 +106,18 @@ impl Actor for ClusterSupervisor {
         &self,
         _myself: ActorRef<ClusterMsg>,
         message: ClusterMsg,
-        state: &mut ClusterSupervisorState,
+        _state: &mut ClusterSupervisorState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ClusterMsg::NodeUp { node, supervisor } => {
-                info!(%node, "node supervisor up");
-                state.nodes.insert(node, supervisor);
-            }
-            ClusterMsg::NodeDown { node } => {
-                info!(%node, "node supervisor down");
-                state.nodes.remove(&node);
-            }
             ClusterMsg::Tick => {
                 // A failed round is retried on the next tick; the supervisor keeps running.
-                if let Err(err) = self.schedule_round(&mut state.nodes).await {
+                if let Err(err) = self.schedule_round().await {
                     warn!(error = %err, "scheduling round failed");
                 }
             }
+            ClusterMsg::Event {
+                event: EventPayload(event),
+            } => self.events.emit(event),
         }
         Ok(())
     }
@@ -120,10 +126,7 @@ impl Actor for ClusterSupervisor {
 impl ClusterSupervisor {
     /// One scheduling round: expire leases, place, assign, start. Returns the assignments
     /// whose node was told to start the job.
-    pub async fn schedule_round(
-        &self,
-        nodes: &mut BTreeMap<NodeId, ActorRef<NodeMsg>>,
-    ) -> RuntimeResult<Vec<Assignment>> {
+    pub async fn schedule_round(&self) -> RuntimeResult<Vec<Assignment>> {
         let expired = self
             .client
             .apply(Command::ExpireLeases)
@@ -142,7 +145,7 @@ impl ClusterSupervisor {
         let placements = place(&ClusterView::new(&snapshot, self.config.placement), now_ms);
         let mut started = Vec::new();
         for placement in placements {
-            let Some(supervisor) = nodes.get(&placement.node) else {
+            let Some(supervisor) = self.groups.node_supervisor(placement.node) else {
                 debug!(job = %placement.job, node = %placement.node, "no supervisor for the placed node; skipped");
                 continue;
             };
@@ -176,13 +179,12 @@ impl ClusterSupervisor {
                 token,
             });
             let message = NodeMsg::StartJob {
-                job: Box::new(job),
+                job: JobPayload::new(job),
                 token,
             };
-            if supervisor.send_message(message).is_err() {
+            if let Err(err) = supervisor.send_message(message) {
                 // The lease will expire unrenewed and the job go back to the queue.
-                warn!(job = %placement.job, node = %placement.node, token, "node supervisor gone; its lease will expire");
-                nodes.remove(&placement.node);
+                warn!(job = %placement.job, node = %placement.node, token, error = %err, "node supervisor gone; its lease will expire");
                 continue;
             }
             started.push(Assignment {

@@ -1,14 +1,10 @@
 //! The cluster supervisor's settings and changing state.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mirage_core::NodeId;
-use ractor::ActorRef;
 use tokio::task::JoinHandle;
 
 use crate::placement::PlacementConfig;
-use crate::runtime::node::NodeMsg;
 
 /// How the scheduler behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +39,6 @@ impl SchedulerConfig {
 /// The cluster supervisor's state.
 #[derive(Debug, Default)]
 pub struct ClusterSupervisorState {
-    /// The node supervisors it can send work to.
-    pub nodes: BTreeMap<NodeId, ActorRef<NodeMsg>>,
     /// The scheduling timer.
     pub ticker: Option<JoinHandle<()>>,
 }

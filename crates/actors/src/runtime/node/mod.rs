@@ -2,6 +2,9 @@
 //! leases its workers hold (renewing them) and stops the workers whose lease it lost, and
 //! starts one supervised [`Worker`] per job the scheduler assigns it. A worker that fails
 //! (its runner panicked) gets its job marked failed; the supervisor keeps serving.
+//!
+//! It joins its node's pg group ([`super::groups::node_group`]) so the scheduler finds it
+//! wherever the scheduler runs; it and its workers relay their events to the scheduler.
 
 pub mod messages;
 pub mod state;
@@ -18,7 +21,9 @@ pub use state::{NodeConfig, NodeState, RunningJob};
 use super::client::StateClient;
 use super::error::{RuntimeError, RuntimeResult};
 use super::events::{EventSink, RuntimeEvent};
+use super::groups::ActorGroups;
 use super::runner::JobRunner;
+use super::wire::LeaseClaims;
 use super::worker::{Worker, WorkerArgs, WorkerMsg};
 use crate::error::StateError;
 use crate::state::{Command, Job, LeaseClaim, NodeSpec, Outcome};
@@ -33,8 +38,10 @@ pub struct NodeSupervisor {
     pub runner: Arc<dyn JobRunner>,
     /// Its settings.
     pub config: NodeConfig,
-    /// Where events go.
+    /// Where events go (they are relayed to the scheduler as well).
     pub events: EventSink,
+    /// Where the scheduler finds it and where events are relayed.
+    pub groups: ActorGroups,
 }
 
 impl std::fmt::Debug for NodeSupervisor {
@@ -42,6 +49,7 @@ impl std::fmt::Debug for NodeSupervisor {
         f.debug_struct("NodeSupervisor")
             .field("spec", &self.spec)
             .field("config", &self.config)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +76,7 @@ impl Actor for NodeSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         let interval = self.config.heartbeat_interval;
         state.heartbeat = Some(myself.send_interval(interval, || NodeMsg::Heartbeat));
+        self.groups.join_node(self.spec.id, &myself);
         Ok(())
     }
 
@@ -76,6 +85,7 @@ impl Actor for NodeSupervisor {
         myself: ActorRef<NodeMsg>,
         state: &mut NodeState,
     ) -> Result<(), ActorProcessingErr> {
+        self.groups.leave_node(self.spec.id, &myself);
         if let Some(timer) = state.heartbeat.take() {
             timer.abort();
         }
@@ -92,12 +102,14 @@ impl Actor for NodeSupervisor {
         state: &mut NodeState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            NodeMsg::StartJob { job, token } => self.start_job(&myself, state, *job, token).await,
+            NodeMsg::StartJob { job, token } => {
+                self.start_job(&myself, state, job.into_job(), token).await
+            }
             NodeMsg::Heartbeat => self.heartbeat(state).await,
             NodeMsg::Running { reply } => {
                 let claims = claims(state);
                 // The asker may have given up waiting; nothing to do then.
-                let _ = reply.send(claims);
+                let _ = reply.send(LeaseClaims(claims));
             }
         }
         Ok(())
@@ -172,6 +184,7 @@ impl NodeSupervisor {
             client: Arc::clone(&self.client),
             runner: Arc::clone(&self.runner),
             events: self.events.clone(),
+            groups: self.groups.clone(),
         };
         match Actor::spawn_linked(None, worker, WorkerArgs { job, token }, myself.get_cell()).await
         {
@@ -201,11 +214,14 @@ impl NodeSupervisor {
                     };
                     warn!(node = %self.spec.id, %job, token = running.token, "lease lost; stopping its worker");
                     let _ = running.worker.send_message(WorkerMsg::LeaseLost);
-                    self.events.emit(RuntimeEvent::LeaseLost {
-                        job,
-                        node: self.spec.id,
-                        token: running.token,
-                    });
+                    self.groups.publish(
+                        &self.events,
+                        RuntimeEvent::LeaseLost {
+                            job,
+                            node: self.spec.id,
+                            token: running.token,
+                        },
+                    );
                 }
             }
             Ok(Ok(other)) => {
@@ -237,20 +253,26 @@ impl NodeSupervisor {
             error: error.clone(),
         };
         match self.client.apply(command).await {
-            Ok(Ok(_)) => self.events.emit(RuntimeEvent::JobFailed {
-                job,
-                node: self.spec.id,
-                token,
-                error,
-            }),
-            Ok(Err(refusal)) => {
-                info!(node = %self.spec.id, %job, token, %refusal, "failure not recorded: the lease is gone");
-                self.events.emit(RuntimeEvent::OutcomeDiscarded {
+            Ok(Ok(_)) => self.groups.publish(
+                &self.events,
+                RuntimeEvent::JobFailed {
                     job,
                     node: self.spec.id,
                     token,
-                    reason: refusal.to_string(),
-                });
+                    error,
+                },
+            ),
+            Ok(Err(refusal)) => {
+                info!(node = %self.spec.id, %job, token, %refusal, "failure not recorded: the lease is gone");
+                self.groups.publish(
+                    &self.events,
+                    RuntimeEvent::OutcomeDiscarded {
+                        job,
+                        node: self.spec.id,
+                        token,
+                        reason: refusal.to_string(),
+                    },
+                );
             }
             Err(err) => {
                 warn!(node = %self.spec.id, %job, token, error = %err, "could not record the failure; the lease will expire");

@@ -87,7 +87,8 @@ async fn a_submitted_job_is_placed_runs_and_completes() {
             .await
             .expect("node supervisor answers")
             .success_or("no answer")
-            .expect("answered");
+            .expect("answered")
+            .0;
         if running.is_empty() {
             break;
         }
@@ -264,5 +265,61 @@ async fn a_node_never_runs_more_jobs_than_its_concurrency_limit() {
         2,
         "two at a time, never more"
     );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_relay_their_progress_and_outcome_to_the_scheduler() {
+    let mut cluster = Cluster::start(ONE_PER_CORE).await;
+    // The node's own observers are elsewhere: whatever the scheduler's sink sees of the
+    // run came through the scheduler group.
+    let (node_sink, mut node_events) = crate::runtime::EventSink::channel();
+    cluster
+        .add_node_with_sink(
+            node(1, 4, 8, &[]),
+            Arc::new(Instant { label: "node-1" }),
+            node_sink,
+        )
+        .await;
+    let mut reports = cpu_job(1, 1, 0, 1);
+    reports.payload = json!({ "progress": true });
+    cluster.submit(reports).await;
+
+    let relayed = cluster
+        .wait_event("the relayed progress", |e| {
+            matches!(e, RuntimeEvent::JobProgress { .. })
+        })
+        .await;
+    let RuntimeEvent::JobProgress {
+        job: id,
+        node: from,
+        progress,
+        ..
+    } = &relayed
+    else {
+        unreachable!("matched above");
+    };
+    assert_eq!((*id, *from), (job(1), node_id(1)));
+    assert_eq!(progress.epoch, Some(1));
+    assert_eq!(progress.losses, vec![("loss".to_owned(), 0.5)]);
+    cluster
+        .wait_event(
+            "the relayed completion",
+            |e| matches!(e, RuntimeEvent::JobCompleted { node, .. } if *node == node_id(1)),
+        )
+        .await;
+    // The node still emits locally, as before.
+    let local = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match node_events.recv().await {
+                Some(event @ RuntimeEvent::JobProgress { .. }) => return event,
+                Some(_) => {}
+                None => panic!("node events closed"),
+            }
+        }
+    })
+    .await
+    .expect("local progress");
+    assert_eq!(local, relayed);
     cluster.shutdown().await;
 }

@@ -1,13 +1,16 @@
 //! Runtime tests: a [`LocalState`], the cluster supervisor and node supervisors in one
-//! process, with fake [`JobRunner`]s. Real (short) timers: a runner blocked on a thread
+//! process, with fake [`JobRunner`]s. The scheduler finds the node supervisors through pg,
+//! in a scope of each cluster's own (the pg registry is global to the test process). Real (short) timers: a runner blocked on a thread
 //! keeps tokio's paused clock from advancing, and these tests need leases to run out while
 //! a runner is blocked.
 
 mod flows;
 mod local_state;
 mod runners;
+mod wire;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mirage_core::NodeId;
@@ -15,8 +18,8 @@ use ractor::{Actor, ActorRef};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
-    ClusterMsg, ClusterSupervisor, EventSink, JobRunner, LocalState, NodeConfig, NodeMsg,
-    NodeSupervisor, RuntimeEvent, SchedulerConfig, StateClient,
+    ActorGroups, ClusterMsg, ClusterSupervisor, EventSink, JobRunner, LocalState, NodeConfig,
+    NodeMsg, NodeSupervisor, RuntimeEvent, SchedulerConfig, StateClient,
 };
 use crate::placement::{ConcurrencyLimit, PlacementConfig};
 use crate::state::{ClusterState, Command, JobSpec, NodeSpec, Settings};
@@ -28,8 +31,18 @@ const LEASE: Duration = Duration::from_millis(400);
 const ALIVE_WINDOW_MS: u64 = 250;
 const WAIT: Duration = Duration::from_secs(5);
 
+/// A pg scope no other test uses.
+fn fresh_groups() -> ActorGroups {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    ActorGroups::new(format!(
+        "runtime-test-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// One in-process cluster: the state, the scheduler and an event stream.
 struct Cluster {
+    groups: ActorGroups,
     state: Arc<LocalState>,
     scheduler: ActorRef<ClusterMsg>,
     sink: EventSink,
@@ -43,6 +56,7 @@ impl Cluster {
             node_timeout_ms: ALIVE_WINDOW_MS,
         }));
         let (sink, events) = EventSink::channel();
+        let groups = fresh_groups();
         let supervisor = ClusterSupervisor {
             client: state.clone(),
             config: SchedulerConfig {
@@ -54,11 +68,13 @@ impl Cluster {
                 tick_interval: TICK,
             },
             events: sink.clone(),
+            groups: groups.clone(),
         };
         let (scheduler, _) = Actor::spawn(None, supervisor, ())
             .await
             .expect("cluster supervisor starts");
         Self {
+            groups,
             state,
             scheduler,
             sink,
@@ -67,25 +83,31 @@ impl Cluster {
         }
     }
 
-    /// Starts a node supervisor for `spec` (a `testing::node` command) and announces it.
+    /// Starts a node supervisor for `spec` (a `testing::node` command); it joins its pg
+    /// group, where the scheduler finds it.
     async fn add_node(&mut self, node: Command, runner: Arc<dyn JobRunner>) -> ActorRef<NodeMsg> {
+        self.add_node_with_sink(node, runner, self.sink.clone())
+            .await
+    }
+
+    /// [`Self::add_node`] with the node's events going to `sink` (the scheduler's sink
+    /// still gets them, relayed).
+    async fn add_node_with_sink(
+        &mut self,
+        node: Command,
+        runner: Arc<dyn JobRunner>,
+        sink: EventSink,
+    ) -> ActorRef<NodeMsg> {
         let Command::RegisterNode(spec) = node else {
             panic!("not a node: {node:?}");
         };
-        let id = spec.id;
         let (supervisor, _) = Actor::spawn(
             None,
-            node_supervisor(spec, &self.state, runner, &self.sink),
+            node_supervisor(spec, &self.state, runner, &sink, &self.groups),
             (),
         )
         .await
         .expect("node supervisor starts");
-        self.scheduler
-            .send_message(ClusterMsg::NodeUp {
-                node: id,
-                supervisor: supervisor.clone(),
-            })
-            .expect("scheduler is up");
         self.nodes.push(supervisor.clone());
         supervisor
     }
@@ -143,6 +165,7 @@ fn node_supervisor(
     state: &Arc<LocalState>,
     runner: Arc<dyn JobRunner>,
     sink: &EventSink,
+    groups: &ActorGroups,
 ) -> NodeSupervisor {
     NodeSupervisor {
         spec,
@@ -152,6 +175,7 @@ fn node_supervisor(
             heartbeat_interval: HEARTBEAT,
         },
         events: sink.clone(),
+        groups: groups.clone(),
     }
 }
 

@@ -6,18 +6,29 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::runtime::{CheckpointUrl, JobRunner, RunContext};
+use crate::runtime::{CheckpointUrl, JobProgress, JobRunner, RunContext};
 use crate::state::Job;
 
 /// Finishes at once with `{"by": label}`; panics when the payload says `"panic": true`,
-/// fails when it says `"fail": true`.
+/// fails when it says `"fail": true`, reports one step of progress when it says
+/// `"progress": true`.
 #[derive(Debug)]
 pub(super) struct Instant {
     pub label: &'static str,
 }
 
 impl JobRunner for Instant {
-    fn run(&self, job: &Job, _context: &RunContext<'_>) -> Result<Value, String> {
+    fn run(&self, job: &Job, context: &RunContext<'_>) -> Result<Value, String> {
+        if job.spec.payload["progress"] == json!(true) {
+            context.progress(JobProgress {
+                stage: "epoch".into(),
+                step: 1,
+                total: 2,
+                epoch: Some(1),
+                losses: vec![("loss".into(), 0.5)],
+                message: String::new(),
+            });
+        }
         if job.spec.payload["panic"] == json!(true) {
             panic!("boom in {}", job.spec.id);
         }

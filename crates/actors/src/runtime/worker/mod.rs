@@ -24,6 +24,7 @@ pub use state::{WorkerArgs, WorkerState};
 
 use super::client::StateClient;
 use super::events::{EventSink, RuntimeEvent};
+use super::groups::ActorGroups;
 use super::runner::{CheckpointUrl, JobProgress, JobRunner, RunContext};
 use crate::state::{Command, Job};
 
@@ -36,8 +37,10 @@ pub struct Worker {
     pub client: Arc<dyn StateClient>,
     /// The work.
     pub runner: Arc<dyn JobRunner>,
-    /// Where events go.
+    /// Where events go (they are relayed to the scheduler as well).
     pub events: EventSink,
+    /// Where the scheduler is, to relay events to.
+    pub groups: ActorGroups,
 }
 
 impl std::fmt::Debug for Worker {
@@ -88,6 +91,7 @@ impl Actor for Worker {
                 client: Arc::clone(&self.client),
                 runner: Arc::clone(&self.runner),
                 events: self.events.clone(),
+                groups: self.groups.clone(),
                 discard: Arc::clone(&state.discard),
             };
             tokio::spawn(run.execute(job, myself));
@@ -124,6 +128,7 @@ struct Run {
     client: Arc<dyn StateClient>,
     runner: Arc<dyn JobRunner>,
     events: EventSink,
+    groups: ActorGroups,
     discard: Arc<AtomicBool>,
 }
 
@@ -134,12 +139,15 @@ impl Run {
         let job_id = job.spec.id;
         let resumed_from = job.checkpoint.as_ref().map(|c| c.url.clone());
         info!(node = %self.node, job = %job_id, token = self.token, resumed_from = ?resumed_from, "worker started");
-        self.events.emit(RuntimeEvent::WorkerStarted {
-            job: job_id,
-            node: self.node,
-            token: self.token,
-            resumed_from,
-        });
+        self.groups.publish(
+            &self.events,
+            RuntimeEvent::WorkerStarted {
+                job: job_id,
+                node: self.node,
+                token: self.token,
+                resumed_from,
+            },
+        );
         let outcome = {
             let reporter = Reporter {
                 node: self.node,
@@ -147,6 +155,7 @@ impl Run {
                 token: self.token,
                 client: Arc::clone(&self.client),
                 events: self.events.clone(),
+                groups: self.groups.clone(),
                 discard: Arc::clone(&self.discard),
                 handle: Handle::current(),
             };
@@ -217,20 +226,26 @@ impl Run {
             Ok(Ok(_)) => {
                 if completed {
                     info!(node = %self.node, %job, token = self.token, "job completed");
-                    self.events.emit(RuntimeEvent::JobCompleted {
-                        job,
-                        node: self.node,
-                        token: self.token,
-                    });
+                    self.groups.publish(
+                        &self.events,
+                        RuntimeEvent::JobCompleted {
+                            job,
+                            node: self.node,
+                            token: self.token,
+                        },
+                    );
                 } else {
                     let error = error.unwrap_or_default();
                     warn!(node = %self.node, %job, token = self.token, %error, "job failed");
-                    self.events.emit(RuntimeEvent::JobFailed {
-                        job,
-                        node: self.node,
-                        token: self.token,
-                        error,
-                    });
+                    self.groups.publish(
+                        &self.events,
+                        RuntimeEvent::JobFailed {
+                            job,
+                            node: self.node,
+                            token: self.token,
+                            error,
+                        },
+                    );
                 }
             }
             Ok(Err(refusal)) => {
@@ -247,12 +262,15 @@ impl Run {
     }
 
     fn discard_event(&self, job: JobId, reason: String) {
-        self.events.emit(RuntimeEvent::OutcomeDiscarded {
-            job,
-            node: self.node,
-            token: self.token,
-            reason,
-        });
+        self.groups.publish(
+            &self.events,
+            RuntimeEvent::OutcomeDiscarded {
+                job,
+                node: self.node,
+                token: self.token,
+                reason,
+            },
+        );
     }
 }
 
@@ -263,6 +281,7 @@ struct Reporter {
     token: u64,
     client: Arc<dyn StateClient>,
     events: EventSink,
+    groups: ActorGroups,
     discard: Arc<AtomicBool>,
     handle: Handle,
 }
@@ -284,12 +303,15 @@ impl Reporter {
         match self.handle.block_on(self.client.apply(command)) {
             Ok(Ok(_)) => {
                 debug!(node = %self.node, job = %self.job, token = self.token, %url, "checkpoint recorded");
-                self.events.emit(RuntimeEvent::CheckpointRecorded {
-                    job: self.job,
-                    node: self.node,
-                    token: self.token,
-                    url,
-                });
+                self.groups.publish(
+                    &self.events,
+                    RuntimeEvent::CheckpointRecorded {
+                        job: self.job,
+                        node: self.node,
+                        token: self.token,
+                        url,
+                    },
+                );
             }
             Ok(Err(refusal)) => {
                 warn!(node = %self.node, job = %self.job, token = self.token, %url, %refusal, "checkpoint refused");
@@ -307,12 +329,15 @@ impl Reporter {
         if self.discard.load(Ordering::SeqCst) {
             return;
         }
-        self.events.emit(RuntimeEvent::JobProgress {
-            job: self.job,
-            node: self.node,
-            token: self.token,
-            progress,
-        });
+        self.groups.publish(
+            &self.events,
+            RuntimeEvent::JobProgress {
+                job: self.job,
+                node: self.node,
+                token: self.token,
+                progress,
+            },
+        );
     }
 }
 
