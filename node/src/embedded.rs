@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use mirage_actors::runtime::RunContext;
+use mirage_actors::runtime::{ActorGroups, RunContext};
 use mirage_actors::{Command, Job, JobRunner, JobSpec, JobState, NodeSpec, Resources, StateClient};
 use mirage_core::JobId;
 use mirage_core::config::ClusterTimingConfig;
@@ -130,6 +130,8 @@ impl EmbeddedCluster {
             client: Arc::clone(&client) as Arc<dyn StateClient>,
             runner,
             timing: timing(),
+            // A scope of its own: several embedded clusters may share a process (tests).
+            groups: ActorGroups::new(format!("mirage-embedded-{}", uuid::Uuid::new_v4().simple())),
         });
         Ok(Self {
             node,

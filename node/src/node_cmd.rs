@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use mirage_actors::runtime::{ActorGroups, ActorNet};
 use mirage_actors::{NodeSpec, StateClient};
 use mirage_core::config::NodeConfig;
 use mirage_core::ids::NodeId as ActorNodeId;
@@ -194,7 +195,17 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         client: Arc::clone(&client) as Arc<dyn StateClient>,
         runner,
         timing: config.cluster.clone(),
+        groups: ActorGroups::default(),
     });
+    // Actor links to the peers (ractor_cluster, the cluster secret as the cookie): the
+    // scheduler on the leader reaches every node's supervisor through them.
+    let actor_addr = config.actor_addr();
+    let net = ActorNet::start(ActorNodeId(config.node_id), actor_addr, &secret)
+        .await
+        .with_context(|| format!("cannot listen for actors on actor_addr {actor_addr}"))?;
+    for peer in &config.peers {
+        net.connect(peer.actor_addr().to_string());
+    }
 
     let internal = RaftGrpcServer::node_service(&node, checked.clone());
     let cluster = ClusterServiceServer::new(ClusterApi::new(Arc::clone(&node), spec.clone()));
@@ -231,6 +242,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     };
     eprintln!("mirage node {} shutting down", config.node_id);
     runtime.shutdown().await;
+    net.shutdown().await;
     let _ = stop.send(());
     if !server.is_finished()
         && tokio::time::timeout(Duration::from_secs(2), &mut server)

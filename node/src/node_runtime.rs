@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use mirage_actors::placement::PlacementConfig;
 use mirage_actors::runtime::{
-    ClusterMsg, ClusterSupervisor, EventSink, JobProgress, JobRunner,
+    ActorGroups, ClusterMsg, ClusterSupervisor, EventSink, JobProgress, JobRunner,
     NodeConfig as ActorNodeConfig, NodeMsg, NodeSupervisor, RuntimeEvent, SchedulerConfig,
 };
 use mirage_actors::{NodeSpec, StateClient};
@@ -129,6 +129,9 @@ pub struct RuntimeParts {
     pub runner: Arc<dyn JobRunner>,
     /// Timings.
     pub timing: ClusterTimingConfig,
+    /// The process groups where the scheduler finds node supervisors (on any node linked
+    /// through ractor_cluster) and workers relay progress to the scheduler.
+    pub groups: ActorGroups,
 }
 
 impl NodeRuntime {
@@ -146,6 +149,7 @@ impl NodeRuntime {
                 runner: Arc::clone(&parts.runner),
                 config: node_actor_config(&parts.timing),
                 events: events.clone(),
+                groups: parts.groups.clone(),
             },
             Arc::clone(&supervisor),
         ));
@@ -154,8 +158,8 @@ impl NodeRuntime {
             Arc::clone(&parts.client),
             scheduler_config(&parts.timing),
             events,
+            parts.groups,
             Arc::clone(&scheduler),
-            Arc::clone(&supervisor),
             parts.spec,
         ));
         Self {
@@ -206,6 +210,7 @@ struct NodeSupervisorParts {
     runner: Arc<dyn JobRunner>,
     config: ActorNodeConfig,
     events: EventSink,
+    groups: ActorGroups,
 }
 
 /// Spawns the node supervisor, retrying while its registration cannot reach the state.
@@ -220,6 +225,7 @@ async fn start_node_supervisor(
             runner: Arc::clone(&parts.runner),
             config: parts.config,
             events: parts.events.clone(),
+            groups: parts.groups.clone(),
         };
         match Actor::spawn(None, supervisor, ()).await {
             Ok((actor, _)) => {
@@ -235,19 +241,19 @@ async fn start_node_supervisor(
     }
 }
 
-/// Starts a scheduler when this node becomes leader and stops it when it steps down.
+/// Starts a scheduler when this node becomes leader and stops it when it steps down. The
+/// scheduler finds the node supervisors (here and on the linked nodes) through `groups`.
 async fn follow_leadership(
     raft: Arc<ClusterNode>,
     client: Arc<dyn StateClient>,
     config: SchedulerConfig,
     events: EventSink,
+    groups: ActorGroups,
     slot: Arc<Mutex<Option<ActorRef<ClusterMsg>>>>,
-    supervisor: Arc<Mutex<Option<ActorRef<NodeMsg>>>>,
     own: NodeSpec,
 ) {
     let mut ticks = tokio::time::interval(LEADERSHIP_POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut announced = false;
     loop {
         ticks.tick().await;
         let Ok(metrics) = raft.metrics().await else {
@@ -261,12 +267,12 @@ async fn follow_leadership(
                     client: Arc::clone(&client),
                     config,
                     events: events.clone(),
+                    groups: groups.clone(),
                 };
                 match Actor::spawn(None, scheduler, ()).await {
                     Ok((actor, _)) => {
                         tracing::info!(node = %own.id, term = metrics.term, "leading: scheduler started");
                         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(actor);
-                        announced = false;
                     }
                     Err(error) => {
                         tracing::warn!(node = %own.id, %error, "scheduler could not start");
@@ -279,22 +285,6 @@ async fn follow_leadership(
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
             }
             _ => {}
-        }
-        // Hand the local node supervisor to a freshly started scheduler once both exist.
-        if !announced {
-            let scheduler = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            let local = supervisor
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            if let (Some(scheduler), Some(local)) = (scheduler, local) {
-                announced = scheduler
-                    .send_message(ClusterMsg::NodeUp {
-                        node: own.id,
-                        supervisor: local,
-                    })
-                    .is_ok();
-            }
         }
     }
 }

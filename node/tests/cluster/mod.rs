@@ -33,6 +33,7 @@ pub fn mirage() -> Command {
         "MIRAGE_GRPC_ADDR",
         "MIRAGE_FLIGHT_ADDR",
         "MIRAGE_OBJECT_STORE",
+        "MIRAGE_FAULTS_FILE",
     ] {
         command.env_remove(variable);
     }
@@ -75,6 +76,9 @@ pub struct Layout {
     pub snapshot_after_logs: u64,
     /// Whether the nodes share one object store directory.
     pub shared_objects: bool,
+    /// Whether node N reads `MIRAGE_FAULTS_FILE=<dir>/faults-N`, so the test can cut it off
+    /// from other nodes ([`LocalCluster::partition`], [`LocalCluster::heal`]).
+    pub faults: bool,
 }
 
 impl Layout {
@@ -83,6 +87,7 @@ impl Layout {
             cores: vec![2; count],
             snapshot_after_logs: 5000,
             shared_objects: true,
+            faults: false,
         }
     }
 }
@@ -93,6 +98,8 @@ pub struct LocalCluster {
     pub ports: Vec<Ports>,
     pub configs: Vec<PathBuf>,
     children: Vec<Option<Child>>,
+    /// Whether the nodes were started with faults files ([`Layout::faults`]).
+    faults: bool,
 }
 
 impl Drop for LocalCluster {
@@ -117,6 +124,7 @@ impl LocalCluster {
             ports,
             configs,
             children: Vec::new(),
+            faults: layout.faults,
         };
         for id in cluster.ids() {
             let child = cluster.spawn(id);
@@ -147,15 +155,18 @@ impl LocalCluster {
     fn spawn(&self, id: u64) -> Child {
         let log = std::fs::File::create(self.dir.path().join(format!("node-{id}.log")))
             .expect("log file");
-        mirage()
+        let mut command = mirage();
+        command
             .args(["node", "--config"])
             .arg(&self.configs[Self::index(id)])
             .env("MIRAGE_CLUSTER_SECRET", SECRET)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mirage node")
+            .stderr(Stdio::from(log));
+        if self.faults {
+            command.env("MIRAGE_FAULTS_FILE", self.faults_file(id));
+        }
+        command.spawn().expect("spawn mirage node")
     }
 
     /// Kills node `id` (SIGKILL: no goodbye) and waits for it to be gone.
@@ -194,6 +205,57 @@ impl LocalCluster {
                 format!("--- node {id} ---\n{}\n", tail.join("\n"))
             })
             .collect()
+    }
+}
+
+impl LocalCluster {
+    /// Node `id`'s faults file: the peers its outbound calls cannot reach, one id a line
+    /// (read only when the cluster started with [`Layout::faults`]).
+    pub fn faults_file(&self, id: u64) -> PathBuf {
+        self.dir.path().join(format!("faults-{id}"))
+    }
+
+    /// Cuts the nodes into `sides` that cannot reach each other, both ways: every node of a
+    /// side lists the ids of all other sides (nodes in no side block nobody). Takes effect
+    /// within the transports' re-read interval (~50 ms); calls already sent still finish.
+    pub fn partition(&self, sides: &[&[u64]]) {
+        assert!(
+            self.faults,
+            "start the cluster with Layout {{ faults: true, .. }} to partition it"
+        );
+        for id in self.ids() {
+            let blocked: Vec<u64> = match sides.iter().position(|side| side.contains(&id)) {
+                Some(own) => sides
+                    .iter()
+                    .enumerate()
+                    .filter(|(index, _)| *index != own)
+                    .flat_map(|(_, side)| side.iter().copied())
+                    .collect(),
+                None => Vec::new(),
+            };
+            self.write_faults(id, &blocked);
+        }
+    }
+
+    /// Lets every node reach every other again.
+    pub fn heal(&self) {
+        assert!(self.faults, "the cluster runs without faults files");
+        for id in self.ids() {
+            self.write_faults(id, &[]);
+        }
+    }
+
+    /// Replaces node `id`'s faults file at once (write a sibling, rename), so the node never
+    /// reads it half-written.
+    fn write_faults(&self, id: u64, blocked: &[u64]) {
+        let mut text = format!("# node {id} cannot reach:\n");
+        for peer in blocked {
+            text.push_str(&format!("{peer}\n"));
+        }
+        let path = self.faults_file(id);
+        let staged = path.with_extension("new");
+        std::fs::write(&staged, text).expect("write faults file");
+        std::fs::rename(&staged, &path).expect("replace faults file");
     }
 }
 

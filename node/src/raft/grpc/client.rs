@@ -20,6 +20,7 @@ use tonic::{Code, Request, Status};
 
 use super::super::network::{Delivery, RaftTransport, TransportError};
 use super::super::types::{NodeId, TypeConfig};
+use super::faults::FaultFilter;
 use super::{ClusterSecret, DEFAULT_MAX_MESSAGE_BYTES};
 
 /// Connection settings of a [`GrpcTransport`].
@@ -58,6 +59,9 @@ struct Shared {
     config: GrpcTransportConfig,
     /// One channel per target address, created on first use; a channel reconnects by itself.
     channels: Mutex<HashMap<String, Channel>>,
+    /// The peers chaos tests cut this node off from (`MIRAGE_FAULTS_FILE`); `None` in normal
+    /// operation.
+    faults: Option<FaultFilter>,
 }
 
 /// Delivers Raft RPCs to other nodes' [`RaftGrpcServer`](super::RaftGrpcServer)s, presenting
@@ -83,12 +87,25 @@ impl GrpcTransport {
     }
 
     /// A transport that presents `secret` with the given connection settings.
+    ///
+    /// When the environment sets `MIRAGE_FAULTS_FILE`, calls to the peers that file lists
+    /// fail as unreachable: a chaos-test facility, see `faults.rs`.
     pub fn with_config(secret: ClusterSecret, config: GrpcTransportConfig) -> Self {
+        Self::with_faults(secret, config, FaultFilter::from_env())
+    }
+
+    /// A transport whose calls `faults` may block.
+    pub(super) fn with_faults(
+        secret: ClusterSecret,
+        config: GrpcTransportConfig,
+        faults: Option<FaultFilter>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 secret,
                 config,
                 channels: Mutex::new(HashMap::new()),
+                faults,
             }),
         }
     }
@@ -142,6 +159,11 @@ impl GrpcTransport {
         timeout: Duration,
     ) -> Result<Vec<u8>, SendError> {
         let channel = self.channel(target, address).map_err(SendError::Address)?;
+        if let Some(faults) = &self.shared.faults
+            && faults.blocks(target)
+        {
+            return Err(SendError::Status(faults.refusal(target)));
+        }
         let max_message_bytes = self.shared.config.max_message_bytes;
         let mut client = RaftInternalClient::new(channel)
             .max_decoding_message_size(max_message_bytes)

@@ -13,6 +13,8 @@
 //!   that service, one lazily connected channel per target address; `client_calls.rs`: its
 //!   `client_write` and `client_read`, which answer the same
 //!   [`RaftNodeError`](super::RaftNodeError)s as the target node would in process.
+//! - `faults.rs`: fault injection for chaos tests: with `MIRAGE_FAULTS_FILE` set, calls to the
+//!   peers that file lists fail as unreachable, so tests can partition and heal a cluster.
 //! - `wire.rs`: a refused client call as a gRPC status (code, the error as JSON in the
 //!   details, the leader in metadata) and back.
 //!
@@ -22,6 +24,7 @@
 
 mod client;
 mod client_calls;
+mod faults;
 mod forward;
 mod secret;
 mod server;
