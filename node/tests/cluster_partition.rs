@@ -180,7 +180,7 @@ fn an_isolated_leader_commits_nothing_and_the_majority_carries_on() {
             "the isolated leader answered {reserved:?} and {budgeted_minority:?}"
         );
         assert!(
-            waited < Duration::from_secs(8),
+            waited < Duration::from_secs(10),
             "the isolated leader's writes failed only after {waited:?}"
         );
         assert!(
@@ -191,20 +191,21 @@ fn an_isolated_leader_commits_nothing_and_the_majority_carries_on() {
         let cut_off = status(&cluster.addr(old_leader))
             .await
             .expect("the old leader answers its own status");
-        assert_eq!(
-            (cut_off.commit_index, cut_off.last_applied, cut_off.ledgers),
-            (frozen.commit_index, frozen.last_applied, 1),
-            "the isolated leader committed something: {cut_off:?}"
-        );
-        let progressed = status(&cluster.addr(new_leader))
-            .await
-            .expect("the new leader's status");
-        assert!(progressed.term > frozen.term, "{progressed:?}");
         assert!(
-            progressed.commit_index > frozen.commit_index,
-            "{progressed:?}"
+            cut_off.commit_index == frozen.commit_index
+                && cut_off.last_applied <= frozen.commit_index
+                && cut_off.ledgers == 1,
+            "the isolated leader committed something: {frozen:?} then {cut_off:?}"
         );
-        assert_eq!(progressed.ledgers, 2, "{progressed:?}");
+        // The majority's writes are applied on the leader that acknowledged them; poll in
+        // case the majority changed leaders under load.
+        let progressed = wait_for(
+            &cluster.addr(new_leader),
+            Duration::from_secs(10),
+            "the majority's writes",
+            |s| s.term > frozen.term && s.commit_index > frozen.commit_index && s.ledgers == 2,
+        )
+        .await;
 
         cluster.heal();
         let all = wait_until_converged(&cluster, progressed.commit_index).await;
