@@ -7,14 +7,16 @@
 //!
 //! - committed ledger reservations per second and their p50/p99 latency, 16 concurrent
 //!   clients writing through the leader's internal `ClientWrite`;
-//! - leader fail-over: from SIGKILL of the leader to the first committed write, five times.
+//! - leader fail-over: from SIGKILL of the leader to the first committed write, five times,
+//!   each from a steady state (every node up and caught up).
 
 mod cluster;
 
 use std::time::{Duration, Instant};
 
 use cluster::{
-    Layout, LocalCluster, client_write, status, wait_until_formed, write_to_leader, write_via,
+    Layout, LocalCluster, client_write, status, wait_until_caught_up, wait_until_formed,
+    write_to_leader, write_via,
 };
 use mirage_actors::{Command, DatasetSpec, Outcome, Response};
 use mirage_core::{DatasetId, TenantId};
@@ -122,7 +124,8 @@ fn bench_leader_failover_on_three_processes() {
         let dataset = dataset_with_budget(&cluster, 1e9).await;
         let mut times = Vec::new();
         for round in 0..5 {
-            let leader = wait_until_formed(&cluster, Duration::from_secs(30)).await;
+            // Steady state first: every node up and caught up (the one restarted last too).
+            let leader = wait_until_caught_up(&cluster, Duration::from_secs(30)).await;
             cluster.kill(leader);
             let killed = Instant::now();
             let survivor = cluster.ids().into_iter().find(|id| *id != leader).expect("survivor");

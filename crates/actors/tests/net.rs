@@ -24,6 +24,11 @@ fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
+/// ractor's process groups are one registry per process, which every node server in it
+/// shares and syncs with its peers: the tests take turns so one test's servers never sync
+/// another's groups.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn quick_links() -> LinkConfig {
     LinkConfig {
         initial_backoff: Duration::from_millis(50),
@@ -41,6 +46,7 @@ async fn start(node: u64, addr: SocketAddr, secret: &str) -> ActorNet {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_with_the_same_secret_get_a_session() {
+    let _turn = SERIAL.lock().await;
     let a = start(1, any_port(), "the secret").await;
     let b = start(2, any_port(), "the secret").await;
     assert_ne!(b.local_addr().port(), 0, "a concrete port");
@@ -61,6 +67,7 @@ async fn nodes_with_the_same_secret_get_a_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_another_secret_gets_no_session() {
+    let _turn = SERIAL.lock().await;
     let a = start(1, any_port(), "one secret").await;
     let b = start(2, any_port(), "another secret").await;
     a.connect_once(&b.local_addr().to_string())
@@ -83,6 +90,7 @@ async fn a_node_with_another_secret_gets_no_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_comes_back_after_the_peer_restarts() {
+    let _turn = SERIAL.lock().await;
     let a = start(1, any_port(), "the secret").await;
     let b = start(2, any_port(), "the secret").await;
     let b_addr = b.local_addr();
@@ -103,7 +111,19 @@ async fn a_link_comes_back_after_the_peer_restarts() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let b = start(2, b_addr, "the secret").await;
+    // The old listener's task may take a moment to let go of the port.
+    let b = loop {
+        match ActorNet::start_with(NodeId(2), b_addr, "the secret", quick_links()).await {
+            Ok(net) => break net,
+            Err(error) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline + WAIT,
+                    "the node server never restarted on {b_addr}: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
     let at_a = a.wait_for_sessions(1, WAIT).await.expect("a answers");
     assert_eq!(at_a.len(), 1, "the link reconnected: {at_a:?}");
     assert_eq!(at_a[0].name, "mirage-2@127.0.0.1");
@@ -139,6 +159,7 @@ async fn remote_member<M: ractor::Message>(groups: &ActorGroups, group: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_actors_answer_across_a_session() {
+    let _turn = SERIAL.lock().await;
     let groups = ActorGroups::new("net-test");
     let state = Arc::new(LocalState::new(Settings::default()));
     let (sink, mut events) = EventSink::channel();

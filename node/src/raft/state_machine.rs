@@ -176,11 +176,25 @@ impl<S> fmt::Debug for SledSnapshotBuilder<S> {
 
 impl<S: StateMachine> RaftSnapshotBuilder<TypeConfig> for SledSnapshotBuilder<S> {
     async fn build_snapshot(&mut self) -> std::result::Result<Snapshot<TypeConfig>, StorageError> {
-        let (last_log_id, last_membership, data) = {
+        // Copy under the lock, serialize outside it and off the async executor: applying
+        // goes on meanwhile, and the snapshot is the state as of `last_log_id`.
+        let (last_log_id, last_membership, last_now_ms, machine) = {
             let state = lock_machine(&self.shared).map_err(StorageIOError::read_state_machine)?;
-            let data = encode_snapshot(state.last_now_ms, &state.machine.snapshot());
-            (state.last_applied, state.membership.clone(), data)
+            (
+                state.last_applied,
+                state.membership.clone(),
+                state.last_now_ms,
+                state.machine.clone(),
+            )
         };
+        let data =
+            tokio::task::spawn_blocking(move || encode_snapshot(last_now_ms, &machine.snapshot()))
+                .await
+                .map_err(|error| {
+                    StorageIOError::read_state_machine(AnyError::error(format!(
+                        "building the snapshot failed: {error}"
+                    )))
+                })?;
         let built_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());

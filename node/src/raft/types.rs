@@ -12,7 +12,10 @@ pub type NodeId = u64;
 /// Every replica applies the same commands in the same order with the same `now_ms`, so an
 /// implementation must be deterministic: no wall clock, no randomness, no iteration over
 /// unordered maps that leaks into the output.
-pub trait StateMachine: Send + Sync + 'static {
+///
+/// `Clone` lets a snapshot be taken from a copy: the copy is made under the state's lock,
+/// the (slower) serialization runs on a blocking thread while commands keep applying.
+pub trait StateMachine: Clone + Send + Sync + 'static {
     /// Applies one committed command and returns the response for the writer.
     ///
     /// `now_ms` is the leader's clock (milliseconds since the Unix epoch) when the command was

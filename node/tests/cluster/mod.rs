@@ -335,28 +335,64 @@ pub async fn wait_for(
     panic!("{what} not seen at {addr} within {timeout:?}; last status: {last:?}");
 }
 
-/// Waits until every running node agrees on one leader and sees all `count` nodes
-/// registered and alive; returns the leader.
+/// Waits until every running node agrees on one leader and sees all nodes registered and
+/// alive; returns the leader. Nodes may disagree for a moment after an election (one still
+/// names the old leader), so this polls until they agree.
 pub async fn wait_until_formed(cluster: &LocalCluster, timeout: Duration) -> u64 {
-    let mut leader = None;
-    for id in cluster.ids() {
-        if !cluster.is_running(id) {
-            continue;
+    let start = Instant::now();
+    let expected = cluster.ids();
+    let mut last = Vec::new();
+    while start.elapsed() < timeout {
+        last.clear();
+        for id in cluster.ids() {
+            if cluster.is_running(id) {
+                last.push(status(&cluster.addr(id)).await);
+            }
         }
-        let expected = cluster.ids();
-        let status = wait_for(&cluster.addr(id), timeout, "a formed cluster", |s| {
-            s.leader_id.is_some()
-                && expected
-                    .iter()
-                    .all(|want| s.nodes.iter().any(|n| n.id == *want && n.alive))
-        })
-        .await;
-        if let Some(known) = leader {
-            assert_eq!(status.leader_id, Some(known), "{status:?}");
+        let formed = last.iter().all(|seen| {
+            seen.as_ref().is_some_and(|s| {
+                s.leader_id.is_some()
+                    && expected
+                        .iter()
+                        .all(|want| s.nodes.iter().any(|n| n.id == *want && n.alive))
+            })
+        });
+        let leaders: std::collections::BTreeSet<Option<u64>> = last
+            .iter()
+            .map(|seen| seen.as_ref().and_then(|s| s.leader_id))
+            .collect();
+        if formed && leaders.len() == 1 {
+            if let Some(Some(leader)) = leaders.into_iter().next() {
+                return leader;
+            }
         }
-        leader = status.leader_id;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    leader.expect("a leader")
+    panic!(
+        "the cluster did not form within {timeout:?}; last statuses: {last:?}\n{}",
+        cluster.logs()
+    );
+}
+
+/// Waits until every running node has applied what the leader had committed when this
+/// started; returns the leader.
+pub async fn wait_until_caught_up(cluster: &LocalCluster, timeout: Duration) -> u64 {
+    let leader = wait_until_formed(cluster, timeout).await;
+    let target = status(&cluster.addr(leader))
+        .await
+        .map_or(0, |s| s.commit_index);
+    for id in cluster.ids() {
+        if cluster.is_running(id) {
+            wait_for(
+                &cluster.addr(id),
+                timeout,
+                "caught up with the leader",
+                |s| s.last_applied >= target,
+            )
+            .await;
+        }
+    }
+    leader
 }
 
 /// A client of the internal service of node `addr`, with the cluster secret.
