@@ -361,10 +361,11 @@ pub async fn wait_until_formed(cluster: &LocalCluster, timeout: Duration) -> u64
             .iter()
             .map(|seen| seen.as_ref().and_then(|s| s.leader_id))
             .collect();
-        if formed && leaders.len() == 1 {
-            if let Some(Some(leader)) = leaders.into_iter().next() {
-                return leader;
-            }
+        if formed
+            && leaders.len() == 1
+            && let Some(Some(leader)) = leaders.into_iter().next()
+        {
+            return leader;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
