@@ -100,6 +100,7 @@ pub fn scheduler_config(timing: &ClusterTimingConfig) -> SchedulerConfig {
 pub fn node_actor_config(timing: &ClusterTimingConfig) -> ActorNodeConfig {
     ActorNodeConfig {
         heartbeat_interval: Duration::from_millis(timing.node_heartbeat_ms),
+        lease: Duration::from_millis(timing.lease_ms),
     }
 }
 

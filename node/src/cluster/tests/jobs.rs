@@ -140,6 +140,7 @@ impl Runtime {
                 runner: runner.clone(),
                 config: NodeConfig {
                     heartbeat_interval: Duration::from_millis(100),
+                    lease: LEASE,
                 },
                 // The workers' events reach the test through the scheduler, which they
                 // relay them to (as a gateway on the leader sees them).

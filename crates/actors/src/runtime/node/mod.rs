@@ -190,7 +190,14 @@ impl NodeSupervisor {
         {
             Ok((worker, _)) => {
                 state.by_worker.insert(worker.get_id(), id);
-                state.running.insert(id, RunningJob { token, worker });
+                state.running.insert(
+                    id,
+                    RunningJob {
+                        token,
+                        worker,
+                        renewed_at: tokio::time::Instant::now(),
+                    },
+                );
             }
             Err(err) => {
                 self.report_failure(id, token, format!("could not start a worker: {err}"))
@@ -206,23 +213,16 @@ impl NodeSupervisor {
             node: self.spec.id,
             leases,
         };
+        let sent = tokio::time::Instant::now();
         match self.client.apply(command).await {
             Ok(Ok(Outcome::Heartbeat { lost, .. })) => {
                 for job in lost {
-                    let Some(running) = state.forget(job) else {
-                        continue;
-                    };
-                    warn!(node = %self.spec.id, %job, token = running.token, "lease lost; stopping its worker");
-                    let _ = running.worker.send_message(WorkerMsg::LeaseLost);
-                    self.groups.publish(
-                        &self.events,
-                        RuntimeEvent::LeaseLost {
-                            job,
-                            node: self.spec.id,
-                            token: running.token,
-                        },
-                    );
+                    self.stop_worker(state, job, "lease lost");
                 }
+                for running in state.running.values_mut() {
+                    running.renewed_at = running.renewed_at.max(sent);
+                }
+                return;
             }
             Ok(Ok(other)) => {
                 debug!(node = %self.spec.id, outcome = ?other, "unexpected heartbeat answer");
@@ -242,6 +242,36 @@ impl NodeSupervisor {
                 warn!(node = %self.spec.id, error = %err, "heartbeat failed");
             }
         }
+        // Not renewed: a job whose lease has run out by now may be running elsewhere, so
+        // this node stops it rather than wait to hear so.
+        let expired: Vec<JobId> = state
+            .running
+            .iter()
+            .filter(|(_, running)| {
+                sent.saturating_duration_since(running.renewed_at) >= self.config.lease
+            })
+            .map(|(job, _)| *job)
+            .collect();
+        for job in expired {
+            self.stop_worker(state, job, "lease not renewed in time");
+        }
+    }
+
+    /// Stops the worker of `job` whose lease is gone; its outcome will be thrown away.
+    fn stop_worker(&self, state: &mut NodeState, job: JobId, why: &'static str) {
+        let Some(running) = state.forget(job) else {
+            return;
+        };
+        warn!(node = %self.spec.id, %job, token = running.token, why, "stopping the worker");
+        let _ = running.worker.send_message(WorkerMsg::LeaseLost);
+        self.groups.publish(
+            &self.events,
+            RuntimeEvent::LeaseLost {
+                job,
+                node: self.spec.id,
+                token: running.token,
+            },
+        );
     }
 
     /// Marks `job` failed under `token` after its worker failed.

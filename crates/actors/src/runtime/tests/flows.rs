@@ -323,3 +323,89 @@ async fn workers_relay_their_progress_and_outcome_to_the_scheduler() {
     assert_eq!(local, relayed);
     cluster.shutdown().await;
 }
+
+/// A state client that can be cut off, as a partition would.
+struct Cuttable {
+    inner: Arc<crate::runtime::LocalState>,
+    cut: std::sync::atomic::AtomicBool,
+}
+
+impl crate::runtime::StateClient for Cuttable {
+    fn apply(
+        &self,
+        command: crate::state::Command,
+    ) -> crate::runtime::ClientFuture<'_, crate::state::Response> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(crate::runtime::ClientError::Unavailable {
+                    reason: "cut off".into(),
+                })
+            });
+        }
+        self.inner.apply(command)
+    }
+
+    fn read(&self) -> crate::runtime::ClientFuture<'_, crate::state::ClusterState> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(crate::runtime::ClientError::Unavailable {
+                    reason: "cut off".into(),
+                })
+            });
+        }
+        self.inner.read()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_the_state_stops_its_worker_once_its_lease_can_have_run_out() {
+    let mut cluster = Cluster::start(ONE_PER_CORE).await;
+    let client = Arc::new(Cuttable {
+        inner: cluster.state.clone(),
+        cut: std::sync::atomic::AtomicBool::new(false),
+    });
+    let gate = Arc::new(Gate::default());
+    let runner = Arc::new(Gated {
+        label: "node-1",
+        checkpoint: None,
+        gate: gate.clone(),
+        seen: Mutex::new(Vec::new()),
+    });
+    let crate::state::Command::RegisterNode(spec) = node(1, 4, 8, &[]) else {
+        panic!("a node command");
+    };
+    let mut supervisor =
+        super::node_supervisor(spec, &cluster.state, runner, &cluster.sink, &cluster.groups);
+    supervisor.client = client.clone();
+    let (_node, _) = ractor::Actor::spawn(None, supervisor, ())
+        .await
+        .expect("node starts");
+    cluster.submit(cpu_job(1, 1, 0, 1)).await;
+    let token = cluster
+        .wait_for("the job running on node 1", |state| {
+            state.job(job(1)).and_then(|j| j.lease_token())
+        })
+        .await;
+
+    // Cut off: heartbeats fail, nothing renews the lease; the node stops the worker itself
+    // once a lease's length has passed since its last renewal.
+    let cut_at = tokio::time::Instant::now();
+    client.cut.store(true, Ordering::SeqCst);
+    let lost = cluster
+        .wait_event(
+            "node 1 stopping its worker",
+            |e| matches!(e, RuntimeEvent::LeaseLost { node, .. } if *node == node_id(1)),
+        )
+        .await;
+    let waited = cut_at.elapsed();
+    assert!(
+        matches!(lost, RuntimeEvent::LeaseLost { token: lost, .. } if lost == token),
+        "{lost:?}"
+    );
+    assert!(
+        waited <= super::LEASE + 4 * super::HEARTBEAT,
+        "stopped {waited:?} after the cut"
+    );
+    gate.open();
+    cluster.shutdown().await;
+}

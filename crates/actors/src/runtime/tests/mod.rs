@@ -173,6 +173,7 @@ fn node_supervisor(
         runner,
         config: NodeConfig {
             heartbeat_interval: HEARTBEAT,
+            lease: LEASE,
         },
         events: sink.clone(),
         groups: groups.clone(),
