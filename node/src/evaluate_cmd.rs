@@ -30,8 +30,9 @@ pub struct EvaluateCommand {
 }
 
 /// Reads `path` with the column kinds of `like`, so that e.g. a synthetic column with few
-/// distinct values is compared as the number it is in the real data.
-fn read_like(path: &Path, like: &Table, role: &str) -> anyhow::Result<Table> {
+/// distinct values is compared as the number it is in the real data. Errors name the
+/// table's `role` and its path.
+pub(crate) fn read_like(path: &Path, like: &Table, role: &str) -> anyhow::Result<Table> {
     let columns: BTreeMap<String, ColumnOverride> = like
         .schema()
         .columns
@@ -52,8 +53,12 @@ fn read_like(path: &Path, like: &Table, role: &str) -> anyhow::Result<Table> {
         detect_pii: false,
         ..ReadOptions::default()
     };
-    mirage_data::read_table(path, &options)
-        .with_context(|| format!("reading the {role} table with the real table's schema"))
+    mirage_data::read_table(path, &options).with_context(|| {
+        format!(
+            "reading the {role} table {} with the real table's schema",
+            path.display()
+        )
+    })
 }
 
 /// Reads the tables, assesses, writes the requested files.

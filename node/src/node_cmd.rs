@@ -25,6 +25,7 @@ use mirage_actors::runtime::{ActorGroups, ActorNet};
 use mirage_actors::{NodeSpec, StateClient};
 use mirage_core::config::NodeConfig;
 use mirage_core::ids::NodeId as ActorNodeId;
+use mirage_core::records::JobCounts;
 use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
 use mirage_proto::v1::cluster_service_server::ClusterServiceServer;
 use mirage_proto::v1::job_service_server::JobServiceServer;
@@ -371,16 +372,6 @@ struct StatusView {
     nodes: Vec<MemberView>,
 }
 
-/// Jobs by status.
-#[derive(Debug, Serialize)]
-struct JobCounts {
-    queued: u32,
-    running: u32,
-    succeeded: u32,
-    failed: u32,
-    cancelled: u32,
-}
-
 fn role_name(role: i32) -> &'static str {
     match NodeRole::try_from(role) {
         Ok(NodeRole::Leader) => "leader",
@@ -398,13 +389,7 @@ fn view(address: &str, status: ClusterStatus) -> StatusView {
         commit_index: status.commit_index,
         answered_by: status.answered_by,
         last_applied: status.last_applied,
-        jobs: JobCounts {
-            queued: status.jobs_queued,
-            running: status.jobs_running,
-            succeeded: status.jobs_succeeded,
-            failed: status.jobs_failed,
-            cancelled: status.jobs_cancelled,
-        },
+        jobs: JobCounts::from(&status),
         ledgers: status.ledgers,
         ledgers_verified: status.ledgers_verified,
         nodes: status

@@ -108,6 +108,16 @@ pub struct PiiColumn {
     pub policy: PiiPolicy,
 }
 
+/// The columns a model learns: every column not left out as personal data.
+pub fn modelled_columns(schema: &Schema) -> Vec<&str> {
+    schema
+        .columns
+        .iter()
+        .filter(|c| c.is_modelled())
+        .map(|c| c.name.as_str())
+        .collect()
+}
+
 /// What a run did, for the closing summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct SynthSummary {
@@ -241,12 +251,7 @@ pub fn run(
             });
         }
     }
-    let modelled: Vec<&str> = schema
-        .columns
-        .iter()
-        .filter(|c| c.is_modelled())
-        .map(|c| c.name.as_str())
-        .collect();
+    let modelled = modelled_columns(&schema);
     if modelled.is_empty() {
         bail!(
             "every column of {source} is flagged as personal data; keep some with --pii keep or a schema file"

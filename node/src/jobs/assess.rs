@@ -40,16 +40,10 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
     let real = inputs::read(&real_path, "real")?;
     // The synthetic rows hold the modelled columns only (personal data is left out of
     // training), so the real rows are compared on those.
-    let modelled: Vec<&str> = real
-        .schema()
-        .columns
-        .iter()
-        .filter(|c| c.is_modelled())
-        .map(|c| c.name.as_str())
-        .collect();
+    let modelled = crate::synth::modelled_columns(real.schema());
     let real = crate::synth::project(&real, &modelled)?;
     let synthetic_path = inputs::fetch(env, "synthetic", &request.synthetic)?;
-    let synthetic = inputs::read_like(&synthetic_path, &real, "synthetic")?;
+    let synthetic = crate::evaluate_cmd::read_like(&synthetic_path, &real, "`synthetic`")?;
     env.check_cancelled()?;
     env.progress("assess", 1, 2, "scoring");
     let assessment = mirage_quality::assess(&real, None, &synthetic, &AssessmentOptions::default())

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use mirage_core::Table;
-use mirage_data::{ColumnOverride, ReadOptions, SchemaOverrides};
+use mirage_data::ReadOptions;
 
 use super::JobEnv;
 
@@ -88,36 +88,4 @@ fn locate(env: &JobEnv<'_>, field: &str, value: &str) -> anyhow::Result<InputLoc
 pub fn read(path: &Path, field: &str) -> anyhow::Result<Table> {
     mirage_data::read_table(path, &ReadOptions::default())
         .with_context(|| format!("reading the `{field}` table {}", path.display()))
-}
-
-/// Reads `path` with the column kinds of `like`, so that e.g. a synthetic column with few
-/// distinct values is compared as the number it is in the real data (as
-/// `mirage evaluate` does).
-pub fn read_like(path: &Path, like: &Table, field: &str) -> anyhow::Result<Table> {
-    let columns = like
-        .schema()
-        .columns
-        .iter()
-        .map(|c| {
-            let column = ColumnOverride {
-                kind: Some(c.kind.clone()),
-                ..ColumnOverride::default()
-            };
-            (c.name.clone(), column)
-        })
-        .collect();
-    let options = ReadOptions {
-        overrides: Some(SchemaOverrides {
-            columns,
-            ..SchemaOverrides::default()
-        }),
-        detect_pii: false,
-        ..ReadOptions::default()
-    };
-    mirage_data::read_table(path, &options).with_context(|| {
-        format!(
-            "reading the `{field}` table {} with the real table's schema",
-            path.display()
-        )
-    })
 }

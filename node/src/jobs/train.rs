@@ -285,13 +285,7 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
     env.progress("read", 0, 1, format!("reading {}", request.dataset));
     let path = inputs::fetch(env, "dataset", &request.dataset)?;
     let source = inputs::read(&path, "dataset")?;
-    let modelled: Vec<&str> = source
-        .schema()
-        .columns
-        .iter()
-        .filter(|c| c.is_modelled())
-        .map(|c| c.name.as_str())
-        .collect();
+    let modelled = crate::synth::modelled_columns(source.schema());
     if modelled.is_empty() {
         bail!(
             "{job_kind} payload: field `dataset`: every column of {} is flagged as personal data; nothing to train on",

@@ -110,24 +110,31 @@ impl TryFrom<proto::ClusterStatus> for ClusterStatus {
     type Error = CoreError;
 
     fn try_from(status: proto::ClusterStatus) -> Result<Self> {
+        let jobs = crate::records::JobCounts::from(&status);
         Ok(ClusterStatus {
             leader: status.leader_id.map(NodeId),
             term: status.term,
             commit_index: status.commit_index,
             nodes: convert_all(status.nodes, "nodes")?,
             last_applied: status.last_applied,
-            jobs: crate::records::JobCounts {
-                queued: status.jobs_queued,
-                running: status.jobs_running,
-                succeeded: status.jobs_succeeded,
-                failed: status.jobs_failed,
-                cancelled: status.jobs_cancelled,
-            },
+            jobs,
             ledgers: status.ledgers,
             ledgers_verified: status.ledgers_verified,
             answered_by: (status.answered_by != 0).then_some(NodeId(status.answered_by)),
             snapshot_index: status.snapshot_index,
             purged_index: status.purged_index,
         })
+    }
+}
+
+impl From<&proto::ClusterStatus> for crate::records::JobCounts {
+    fn from(status: &proto::ClusterStatus) -> Self {
+        crate::records::JobCounts {
+            queued: status.jobs_queued,
+            running: status.jobs_running,
+            succeeded: status.jobs_succeeded,
+            failed: status.jobs_failed,
+            cancelled: status.jobs_cancelled,
+        }
     }
 }
