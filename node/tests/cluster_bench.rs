@@ -15,24 +15,12 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use cluster::{
-    Layout, LocalCluster, client_write, status, wait_until_caught_up, wait_until_formed,
-    write_to_leader, write_via,
+    Layout, LocalCluster, client_write, json, runtime, status, wait_until_caught_up,
+    wait_until_formed, write_to_leader, write_via,
 };
 use mirage_actors::{Command, DatasetSpec, Outcome, Response};
 use mirage_core::{DatasetId, TenantId};
 use mirage_privacy::Spend;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn json(command: &Command) -> serde_json::Value {
-    serde_json::to_value(command).expect("encode command")
-}
 
 async fn dataset_with_budget(cluster: &LocalCluster, epsilon: f64) -> DatasetId {
     let id = DatasetId::new();

@@ -7,27 +7,14 @@ mod cluster;
 
 use std::time::{Duration, Instant};
 
-use cluster::{Layout, LocalCluster, client_write, status, wait_for, wait_until_formed, write_via};
+use cluster::{
+    Layout, LocalCluster, client_write, json, response, runtime, status, wait_for,
+    wait_until_formed, write_via,
+};
 use mirage_actors::{Command, DatasetSpec, Outcome, Response};
 use mirage_core::{DatasetId, TenantId};
 use mirage_privacy::Spend;
 use mirage_proto::v1::ClusterStatus;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn json(command: &Command) -> serde_json::Value {
-    serde_json::to_value(command).expect("encode command")
-}
-
-fn response(answer: serde_json::Value) -> Response {
-    serde_json::from_value(answer).expect("a state machine answer")
-}
 
 /// Writes `command` through `first` (following refusals to the leader) and decodes the answer.
 async fn write(cluster: &LocalCluster, first: u64, command: &Command) -> Response {

@@ -9,28 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster::{Layout, LocalCluster, status, wait_for, wait_until_formed, write_to_leader};
-use mirage_actors::{Command, DatasetSpec, Outcome, Response, StateError};
+use cluster::{
+    Layout, LocalCluster, json, response, runtime, status, wait_for, wait_until_formed,
+    write_to_leader,
+};
+use mirage_actors::{Command, DatasetSpec, Outcome, StateError};
 use mirage_core::{DatasetId, TenantId};
 use mirage_privacy::Spend;
 use mirage_proto::v1::job_service_client::JobServiceClient;
 use mirage_proto::v1::{GetJobRequest, JobStatus, ModelKind, SubmitTrainingRequest};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn json(command: &Command) -> serde_json::Value {
-    serde_json::to_value(command).expect("encode command")
-}
-
-fn response(answer: serde_json::Value) -> Response {
-    serde_json::from_value(answer).expect("a state machine answer")
-}
 
 async fn register_dataset(cluster: &LocalCluster, url: String) -> DatasetId {
     let id = DatasetId::new();
@@ -256,13 +243,15 @@ fn a_follower_dies_without_disturbing_clients_and_catches_up_from_a_snapshot() {
             slowest < Duration::from_secs(2),
             "slowest write {slowest:?}"
         );
-        let leader_status = status(&cluster.addr(leader)).await.expect("leader status");
-        assert!(
-            leader_status.purged_index > before.last_applied,
-            "the leader compacted past what the follower had ({} ≤ {}): it must send a snapshot",
-            leader_status.purged_index,
-            before.last_applied
-        );
+        // Snapshots and compaction run in the background: wait until the leader's log no
+        // longer holds what the follower lacks, so only a snapshot can bring it back.
+        let leader_status = wait_for(
+            &cluster.addr(leader),
+            Duration::from_secs(20),
+            "the leader compacting past the follower",
+            |s| s.purged_index > before.last_applied,
+        )
+        .await;
 
         cluster.restart(follower);
         let target = leader_status.commit_index;

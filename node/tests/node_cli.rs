@@ -1,37 +1,13 @@
 //! `mirage node` and `mirage cluster status` as separate processes on loopback.
 
-use std::net::TcpListener;
+mod cluster;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use cluster::{SECRET, free_port, mirage};
 use serde_json::Value;
-
-const SECRET: &str = "test-cluster-secret";
-
-fn mirage() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mirage"));
-    command.env_remove("MIRAGE_CLUSTER_SECRET");
-    for variable in [
-        "MIRAGE_NODE_ID",
-        "MIRAGE_DATA_DIR",
-        "MIRAGE_GRPC_ADDR",
-        "MIRAGE_FLIGHT_ADDR",
-        "MIRAGE_OBJECT_STORE",
-    ] {
-        command.env_remove(variable);
-    }
-    command
-}
-
-/// A free loopback port (bound, read and released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind port 0")
-        .local_addr()
-        .expect("local address")
-        .port()
-}
 
 /// Node processes, killed when the test ends however it ends.
 struct Nodes(Vec<(u64, Child)>);

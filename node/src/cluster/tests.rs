@@ -117,54 +117,57 @@ impl RaftCluster {
         Ok(())
     }
 
-    /// Stops node `id`: it leaves the network and the registry, and its store is closed.
-    pub async fn kill(&self, id: NodeId) -> anyhow::Result<()> {
-        self.network.stop_serving(id);
-        let node = self
-            .members
-            .remove(id)
-            .with_context(|| format!("node {id} is not running"))?;
-        node.shutdown().await?;
-        Ok(())
-    }
-
     /// A client attached to node `id`.
     pub fn client(&self, id: NodeId, policy: RetryPolicy) -> Arc<RaftStateClient> {
         Arc::new(RaftStateClient::new(id, self.members.clone(), policy))
-    }
-
-    /// The running leader with the highest term.
-    pub async fn leader(&self, timeout: Duration) -> anyhow::Result<NodeId> {
-        wait_for_leader(timeout, || {
-            self.members
-                .ids()
-                .into_iter()
-                .filter_map(|id| self.members.get(id).map(|node| (id, node)))
-                .collect()
-        })
-        .await
-    }
-
-    /// Waits until every running node has applied the same index and holds the same
-    /// state; returns each node's state (read locally).
-    pub async fn converge(
-        &self,
-        timeout: Duration,
-    ) -> anyhow::Result<BTreeMap<NodeId, ClusterState>> {
-        converge(timeout, || {
-            self.members
-                .ids()
-                .into_iter()
-                .filter_map(|id| self.members.get(id).map(|node| (id, node)))
-                .collect()
-        })
-        .await
     }
 
     pub async fn shutdown(&self) -> anyhow::Result<()> {
         for id in self.members.ids() {
             self.kill(id).await?;
         }
+        Ok(())
+    }
+}
+
+/// What the cluster tests ask of a cluster, in process or over gRPC.
+pub trait TestCluster {
+    /// The running members.
+    fn nodes(&self) -> Vec<(NodeId, Arc<ClusterNode>)>;
+
+    /// Stops member `id`.
+    async fn kill(&self, id: NodeId) -> anyhow::Result<()>;
+
+    /// The running leader with the highest term.
+    async fn leader(&self, timeout: Duration) -> anyhow::Result<NodeId> {
+        wait_for_leader(timeout, || self.nodes()).await
+    }
+
+    /// Waits until every running member has applied the same index and holds the same
+    /// state; returns each one's state (read locally).
+    async fn converge(&self, timeout: Duration) -> anyhow::Result<BTreeMap<NodeId, ClusterState>> {
+        converge(timeout, || self.nodes()).await
+    }
+}
+
+impl TestCluster for RaftCluster {
+    /// The running members.
+    fn nodes(&self) -> Vec<(NodeId, Arc<ClusterNode>)> {
+        self.members
+            .ids()
+            .into_iter()
+            .filter_map(|id| self.members.get(id).map(|node| (id, node)))
+            .collect()
+    }
+
+    /// Stops node `id`: it leaves the network and the registry, and its store is closed.
+    async fn kill(&self, id: NodeId) -> anyhow::Result<()> {
+        self.network.stop_serving(id);
+        let node = self
+            .members
+            .remove(id)
+            .with_context(|| format!("node {id} is not running"))?;
+        node.shutdown().await?;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mirage_actors::Response;
 use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
 use mirage_proto::v1::raft_internal_client::RaftInternalClient;
 use mirage_proto::v1::{ClusterStatus, GetClusterStatusRequest, RaftMessage};
@@ -293,6 +294,25 @@ fn write_config(dir: &Path, index: usize, ports: &[Ports], layout: &Layout) -> P
     let path = dir.join(format!("node-{id}.toml"));
     std::fs::write(&path, text).expect("write config");
     path
+}
+
+/// The runtime the async cluster tests block on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A state-machine command as the JSON `ClientWrite` carries.
+pub fn json(command: &mirage_actors::Command) -> serde_json::Value {
+    serde_json::to_value(command).expect("encode command")
+}
+
+/// The state machine's answer decoded from its JSON.
+pub fn response(answer: serde_json::Value) -> Response {
+    serde_json::from_value(answer).expect("a state machine answer")
 }
 
 /// A gRPC channel to `addr` (lazy; short timeouts).

@@ -9,7 +9,7 @@ use mirage_actors::{Command, Outcome, Settings, StateClient};
 use mirage_privacy::Spend;
 
 use super::grpc::GrpcStateCluster;
-use super::{RaftCluster, dataset_id, fast_config, register_dataset};
+use super::{RaftCluster, TestCluster, dataset_id, fast_config, register_dataset};
 use crate::cluster::{RaftStateClient, RetryPolicy};
 use crate::raft::test_support::{LoadFigures, measure_load};
 
@@ -38,6 +38,34 @@ async fn measure(
     .await
 }
 
+/// Registers dataset `n` with a budget no run exhausts, then [`measure`]s `writers` on it
+/// for three seconds.
+async fn register_and_measure(
+    clients: &[Arc<RaftStateClient>],
+    n: u128,
+    writers: usize,
+) -> anyhow::Result<LoadFigures> {
+    clients[0].apply(register_dataset(n)).await??;
+    clients[0]
+        .apply(Command::SetBudget {
+            dataset: dataset_id(n),
+            budget: Spend::new(1e6, 0.0),
+        })
+        .await??;
+    measure(clients, n, writers, Duration::from_secs(3)).await
+}
+
+/// One row of the figures table.
+fn print_row(label: &str, writers: usize, figures: &LoadFigures) {
+    println!(
+        "| {label} | {writers} | {} | {:.0} | {:.2} ms | {:.2} ms |",
+        figures.writes,
+        figures.per_second,
+        figures.p50.as_secs_f64() * 1e3,
+        figures.p99.as_secs_f64() * 1e3,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run in release with --ignored --nocapture"]
 async fn bench_ledger_reservations_over_raft() -> anyhow::Result<()> {
@@ -55,21 +83,8 @@ async fn bench_ledger_reservations_over_raft() -> anyhow::Result<()> {
                 .map(|&id| cluster.client(id, RetryPolicy::default()))
                 .collect();
             dataset += 1;
-            clients[0].apply(register_dataset(dataset)).await??;
-            clients[0]
-                .apply(Command::SetBudget {
-                    dataset: dataset_id(dataset),
-                    budget: Spend::new(1e6, 0.0),
-                })
-                .await??;
-            let figures = measure(&clients, dataset, writers, Duration::from_secs(3)).await?;
-            println!(
-                "| {label} | {writers} | {} | {:.0} | {:.2} ms | {:.2} ms |",
-                figures.writes,
-                figures.per_second,
-                figures.p50.as_secs_f64() * 1e3,
-                figures.p99.as_secs_f64() * 1e3,
-            );
+            let figures = register_and_measure(&clients, dataset, writers).await?;
+            print_row(label, writers, &figures);
             cluster.shutdown().await?;
         }
     }
@@ -95,22 +110,9 @@ async fn bench_ledger_reservations_over_grpc_forwarding() -> anyhow::Result<()> 
             .iter()
             .map(|&id| cluster.client(id, RetryPolicy::default()))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        clients[0].apply(register_dataset(dataset)).await??;
-        clients[0]
-            .apply(Command::SetBudget {
-                dataset: dataset_id(dataset),
-                budget: Spend::new(1e6, 0.0),
-            })
-            .await??;
-        let figures = measure(&clients, dataset, writers, Duration::from_secs(3)).await?;
+        let figures = register_and_measure(&clients, dataset, writers).await?;
         let forwarded: u64 = clients.iter().map(|client| client.stats().forwarded).sum();
-        println!(
-            "| {label} | {writers} | {} | {:.0} | {:.2} ms | {:.2} ms |",
-            figures.writes,
-            figures.per_second,
-            figures.p50.as_secs_f64() * 1e3,
-            figures.p99.as_secs_f64() * 1e3,
-        );
+        print_row(label, writers, &figures);
         println!("  ({forwarded} attempts forwarded)");
         cluster.shutdown().await?;
     }

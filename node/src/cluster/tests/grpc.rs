@@ -14,10 +14,9 @@ use mirage_proto::v1::raft_internal_client::RaftInternalClient;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
-use super::ledger::{budgeted_dataset, burst, check_ledgers};
-use super::{converge, dataset_id, fast_config, register_dataset};
+use super::ledger::{budgeted_dataset, burst, burst_killing_the_leader, check_ledgers};
+use super::{TestCluster, dataset_id, fast_config, register_dataset};
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
-use crate::raft::test_support::wait_for_leader;
 use crate::raft::{
     ClusterSecret, GrpcTransport, NodeId, RaftGrpcServer, RaftNode, RaftNodeConfig, RaftNodeError,
 };
@@ -97,42 +96,6 @@ impl GrpcStateCluster {
         Ok(Arc::new(RaftStateClient::new(id, members.clone(), policy)))
     }
 
-    fn nodes(&self) -> Vec<(NodeId, Arc<ClusterNode>)> {
-        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        running
-            .iter()
-            .map(|(&id, member)| (id, member.node.clone()))
-            .collect()
-    }
-
-    /// The running leader with the highest term.
-    pub async fn leader(&self, timeout: Duration) -> anyhow::Result<NodeId> {
-        wait_for_leader(timeout, || self.nodes()).await
-    }
-
-    /// Waits until the running members agree; returns each one's state.
-    pub async fn converge(
-        &self,
-        timeout: Duration,
-    ) -> anyhow::Result<BTreeMap<NodeId, ClusterState>> {
-        converge(timeout, || self.nodes()).await
-    }
-
-    /// Stops member `id`: its server, then its node; its own client loses its local node
-    /// and goes on through the remote members.
-    pub async fn kill(&self, id: NodeId) -> anyhow::Result<()> {
-        let member = {
-            let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-            running.remove(&id).context("not running")?
-        };
-        if let Some(members) = self.registries.get(&id) {
-            members.remove(id);
-        }
-        member.server.shutdown().await?;
-        member.node.shutdown().await?;
-        Ok(())
-    }
-
     pub async fn shutdown(&self) -> anyhow::Result<()> {
         for (id, _) in self.nodes() {
             self.kill(id).await?;
@@ -157,6 +120,32 @@ impl GrpcStateCluster {
             .copied()
             .filter(|&id| id != leader)
             .collect())
+    }
+}
+
+impl TestCluster for GrpcStateCluster {
+    /// The running members.
+    fn nodes(&self) -> Vec<(NodeId, Arc<ClusterNode>)> {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running
+            .iter()
+            .map(|(&id, member)| (id, member.node.clone()))
+            .collect()
+    }
+
+    /// Stops member `id`: its server, then its node; its own client loses its local node
+    /// and goes on through the remote members.
+    async fn kill(&self, id: NodeId) -> anyhow::Result<()> {
+        let member = {
+            let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+            running.remove(&id).context("not running")?
+        };
+        if let Some(members) = self.registries.get(&id) {
+            members.remove(id);
+        }
+        member.server.shutdown().await?;
+        member.node.shutdown().await?;
+        Ok(())
     }
 }
 
@@ -228,20 +217,7 @@ async fn shutting_the_leader_down_mid_burst_over_grpc_neither_overspends_nor_cha
     let clients = cluster.clients()?;
     budgeted_dataset(&clients[0], 1).await;
 
-    let leader = cluster.leader(Duration::from_secs(5)).await?;
-    // The i-th request leaves after i ms: the leader goes down after about a dozen.
-    let burst = burst(&clients, 1, "failover", Duration::from_millis(1));
-    let kill = async {
-        tokio::time::sleep(Duration::from_millis(12)).await;
-        cluster.kill(leader).await
-    };
-    let (succeeded, killed) = tokio::join!(burst, kill);
-    killed?;
-    assert_eq!(succeeded.len(), 20, "{succeeded:?}");
-    let retried: u64 = clients.iter().map(|c| c.stats().retried).sum();
-    assert!(retried > 0, "no request saw the leader go down");
-    let new_leader = cluster.leader(Duration::from_secs(5)).await?;
-    assert_ne!(new_leader, leader);
+    let (_, succeeded) = burst_killing_the_leader(&cluster, &clients, 1, "go down").await?;
 
     let states = cluster.converge(Duration::from_secs(10)).await?;
     assert_eq!(states.len(), 2);

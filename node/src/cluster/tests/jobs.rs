@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
-use super::{RaftCluster, fast_config, tenant_id};
+use super::{RaftCluster, TestCluster, fast_config, tenant_id};
 use crate::cluster::{RaftStateClient, RetryPolicy};
 use crate::raft::NodeId;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mirage_actors::{ClusterState, Command, Outcome, Response, Settings, StateClient, StateError};
 use mirage_privacy::{LedgerEvent, Spend};
 
-use super::{RaftCluster, dataset_id, fast_config, register_dataset};
+use super::{RaftCluster, TestCluster, dataset_id, fast_config, register_dataset};
 use crate::cluster::{RaftStateClient, RetryPolicy};
 use crate::raft::NodeId;
 
@@ -76,6 +76,34 @@ pub async fn burst(
         }
     }
     succeeded
+}
+
+/// The failover burst on dataset `n` through `clients`: [`burst`] with the i-th request
+/// sent after i ms, the current leader killed about a dozen requests in.
+/// Checks that every reservation of the budget succeeded, that some request was retried
+/// because the leader `went` (the failure message's verb), and that another node leads
+/// now; returns the old leader and the requests that succeeded.
+pub async fn burst_killing_the_leader(
+    cluster: &impl TestCluster,
+    clients: &[Arc<RaftStateClient>],
+    n: u128,
+    went: &str,
+) -> anyhow::Result<(NodeId, BTreeSet<String>)> {
+    let old = cluster.leader(Duration::from_secs(5)).await?;
+    // The i-th request leaves after i ms: the leader goes after about a dozen.
+    let burst = burst(clients, n, "failover", Duration::from_millis(1));
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(12)).await;
+        cluster.kill(old).await
+    };
+    let (succeeded, killed) = tokio::join!(burst, kill);
+    killed?;
+    assert_eq!(succeeded.len(), 20, "{succeeded:?}");
+    let retried: u64 = clients.iter().map(|c| c.stats().retried).sum();
+    assert!(retried > 0, "no request saw the leader {went}");
+    let new_leader = cluster.leader(Duration::from_secs(5)).await?;
+    assert_ne!(new_leader, old);
+    Ok((old, succeeded))
 }
 
 /// Checks every node's ledger of dataset `n`: the same on all, the hash chain verifies,
@@ -148,20 +176,7 @@ async fn killing_the_leader_mid_burst_neither_overspends_nor_charges_twice() -> 
         .collect();
     budgeted_dataset(&clients[0], 1).await;
 
-    let leader = cluster.leader(Duration::from_secs(5)).await?;
-    // The i-th request leaves after i ms: the leader dies after about a dozen.
-    let burst = burst(&clients, 1, "failover", Duration::from_millis(1));
-    let kill = async {
-        tokio::time::sleep(Duration::from_millis(12)).await;
-        cluster.kill(leader).await
-    };
-    let (succeeded, killed) = tokio::join!(burst, kill);
-    killed?;
-    assert_eq!(succeeded.len(), 20, "{succeeded:?}");
-    let retried: u64 = clients.iter().map(|c| c.stats().retried).sum();
-    assert!(retried > 0, "no request saw the leader die");
-    let new_leader = cluster.leader(Duration::from_secs(5)).await?;
-    assert_ne!(new_leader, leader);
+    let (leader, succeeded) = burst_killing_the_leader(&cluster, &clients, 1, "die").await?;
 
     // The dead leader comes back and catches up: every node holds the same ledger.
     cluster.start_node(leader).await?;
