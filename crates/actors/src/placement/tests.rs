@@ -9,6 +9,7 @@ use crate::testing::{cpu_job, gpu_job, job, node};
 fn state_with(nodes: &[Command]) -> ClusterState {
     let mut state = ClusterState::new(Settings {
         node_timeout_ms: 60_000,
+        ..Settings::default()
     });
     for command in nodes {
         state.apply(command.clone(), 0).expect("node registers");

@@ -106,7 +106,10 @@ pub enum Command {
         #[serde(default)]
         result: serde_json::Value,
     },
-    /// Marks the job failed (idempotent for the same token).
+    /// Marks the job failed (idempotent for the same token) — or, when `retry` is set (its
+    /// worker crashed rather than reporting an error) and it has had fewer than
+    /// [`super::Settings::max_attempts`] leases, puts it back in the queue to run again
+    /// from its last checkpoint.
     Fail {
         /// The job.
         job: JobId,
@@ -114,6 +117,9 @@ pub enum Command {
         token: u64,
         /// Why it failed.
         error: String,
+        /// Whether another attempt may succeed (a crash, not an error the work reported).
+        #[serde(default)]
+        retry: bool,
     },
     /// Stops a queued or running job at a user's request.
     Cancel {

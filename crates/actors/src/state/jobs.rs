@@ -382,12 +382,28 @@ impl ClusterState {
         })
     }
 
-    pub(super) fn fail(&mut self, job_id: JobId, token: u64, error: String) -> Response {
+    pub(super) fn fail(
+        &mut self,
+        job_id: JobId,
+        token: u64,
+        error: String,
+        retry: bool,
+    ) -> Response {
         let job = self.job_or_err(job_id)?;
         if let JobState::Failed { token: done, .. } = &job.state
             && *done == token
         {
             return Ok(Outcome::Unchanged);
+        }
+        if retry && job.attempts < self.settings.max_attempts {
+            // A crash: run it again (from its checkpoint) under a new lease.
+            self.check_live_lease(job_id, token, None)?;
+            let now = self.clock_ms;
+            if let Some(job) = self.jobs.get_mut(&job_id) {
+                job.state = JobState::Queued;
+                job.updated_at_ms = now;
+            }
+            return Ok(Outcome::Requeued { jobs: vec![job_id] });
         }
         self.finish(job_id, token, |node| JobState::Failed {
             node,

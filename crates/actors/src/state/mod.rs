@@ -47,12 +47,20 @@ pub use usage::{NodeUsage, Shortfall};
 pub struct Settings {
     /// A node whose last heartbeat is older than this is not alive and gets no new jobs.
     pub node_timeout_ms: u64,
+    /// Leases a job may be given before a crash of its worker fails it for good.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_max_attempts() -> u32 {
+    3
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             node_timeout_ms: 15_000,
+            max_attempts: default_max_attempts(),
         }
     }
 }
@@ -134,7 +142,12 @@ impl ClusterState {
             Command::ExpireLeases => self.expire_leases(),
             Command::Checkpoint { job, token, url } => self.checkpoint(job, token, url),
             Command::Complete { job, token, result } => self.complete(job, token, result),
-            Command::Fail { job, token, error } => self.fail(job, token, error),
+            Command::Fail {
+                job,
+                token,
+                error,
+                retry,
+            } => self.fail(job, token, error, retry),
             Command::Cancel { job } => self.cancel(job),
             Command::RecordGeneration(spec) => self.record_generation(spec),
             Command::RecordReport(spec) => self.record_report(spec),

@@ -206,6 +206,7 @@ fn finished(n: u128) -> impl Fn(&ClusterState) -> Option<JobState> {
 async fn jobs_complete_exactly_once_across_a_raft_leader_death() -> anyhow::Result<()> {
     let settings = Settings {
         node_timeout_ms: ALIVE_WINDOW_MS,
+        ..Settings::default()
     };
     let cluster = RaftCluster::start(&[1, 2, 3], fast_config(), settings).await?;
     let runner = Arc::new(GatedRunner::default());

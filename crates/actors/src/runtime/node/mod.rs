@@ -276,13 +276,17 @@ impl NodeSupervisor {
 
     /// Marks `job` failed under `token` after its worker failed.
     async fn report_failure(&self, job: JobId, token: u64, error: String) {
-        warn!(node = %self.spec.id, %job, token, %error, "worker failed; marking the job failed");
+        warn!(node = %self.spec.id, %job, token, %error, "worker failed; the job runs again or fails");
         let command = Command::Fail {
             job,
             token,
             error: error.clone(),
+            retry: true,
         };
         match self.client.apply(command).await {
+            Ok(Ok(Outcome::Requeued { .. })) => {
+                info!(node = %self.spec.id, %job, token, "job re-queued after its worker crashed");
+            }
             Ok(Ok(_)) => self.groups.publish(
                 &self.events,
                 RuntimeEvent::JobFailed {

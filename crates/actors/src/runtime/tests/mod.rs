@@ -54,6 +54,7 @@ impl Cluster {
     async fn start(concurrency: ConcurrencyLimit) -> Self {
         let state = Arc::new(LocalState::new(Settings {
             node_timeout_ms: ALIVE_WINDOW_MS,
+            ..Settings::default()
         }));
         let (sink, events) = EventSink::channel();
         let groups = fresh_groups();

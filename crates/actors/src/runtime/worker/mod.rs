@@ -180,6 +180,8 @@ impl Run {
                 job: job_id,
                 token: self.token,
                 error,
+                // The work reported an error: running it again would repeat it.
+                retry: false,
             },
             Err(join) => {
                 let message = if join.is_panic() {
@@ -199,6 +201,7 @@ impl Run {
                         job: job_id,
                         token: self.token,
                         error: format!("the runner panicked: {message}"),
+                        retry: true,
                     })
                     .await;
                 }

@@ -28,6 +28,7 @@ fn token_of(outcome: &Outcome) -> u64 {
 fn cluster() -> ClusterState {
     let mut state = ClusterState::new(Settings {
         node_timeout_ms: 5_000,
+        ..Settings::default()
     });
     accept(&mut state, node(1, 8, 16, &[]), 0);
     accept(&mut state, node(2, 8, 64, &[24, 8]), 0);
@@ -243,6 +244,7 @@ fn an_expired_lease_requeues_the_job_keeps_its_checkpoint_and_fences_the_old_nod
             job: job(1),
             token: old,
             error: "late".into(),
+            retry: false,
         },
     ] {
         assert_eq!(refuse(&mut state, command, 1_600), stale);
@@ -320,6 +322,7 @@ fn complete_and_fail_are_idempotent_for_the_same_token() {
         job: job(2),
         token: t2,
         error: "out of memory".into(),
+        retry: false,
     };
     assert_eq!(accept(&mut state, fail.clone(), 200), Outcome::Applied);
     assert_eq!(accept(&mut state, fail.clone(), 300), Outcome::Unchanged);
@@ -501,4 +504,62 @@ fn the_clock_never_runs_backwards() {
         1_500,
     );
     assert!(matches!(renewed, Outcome::LeaseRenewed { lease, .. } if lease.expires_at_ms == 3_000));
+}
+
+#[test]
+fn a_crashed_worker_s_job_runs_again_from_its_checkpoint_until_its_attempts_run_out() {
+    let mut state = ClusterState::new(Settings {
+        max_attempts: 2,
+        ..Settings::default()
+    });
+    accept(&mut state, node(1, 4, 8, &[]), 0);
+    accept(&mut state, Command::SubmitJob(cpu_job(1, 1, 0, 1)), 0);
+    let first = token_of(&accept(&mut state, assign(1, 1, 1000), 0));
+    accept(
+        &mut state,
+        Command::Checkpoint {
+            job: job(1),
+            token: first,
+            url: "file:///ckpt/1".into(),
+        },
+        10,
+    );
+    let crash = |token| Command::Fail {
+        job: job(1),
+        token,
+        error: "the runner panicked: boom".into(),
+        retry: true,
+    };
+    // First crash: back to the queue, checkpoint kept; the old token is dead.
+    assert_eq!(
+        accept(&mut state, crash(first), 20),
+        Outcome::Requeued { jobs: vec![job(1)] }
+    );
+    let queued = state.job(job(1)).expect("job");
+    assert_eq!(queued.state, JobState::Queued);
+    assert_eq!(
+        queued.checkpoint.as_ref().map(|c| c.url.as_str()),
+        Some("file:///ckpt/1")
+    );
+    assert!(matches!(
+        refuse(&mut state, crash(first), 30),
+        StateError::StaleToken { .. }
+    ));
+    // Second attempt crashes too: attempts are used up, so it fails for good.
+    let second = token_of(&accept(&mut state, assign(1, 1, 1000), 40));
+    assert_eq!(accept(&mut state, crash(second), 50), Outcome::Applied);
+    assert!(matches!(
+        &state.job(job(1)).expect("job").state,
+        JobState::Failed { error, .. } if error.contains("boom")
+    ));
+    // An error the work reported is never retried.
+    accept(&mut state, Command::SubmitJob(cpu_job(2, 1, 0, 1)), 60);
+    let token = token_of(&accept(&mut state, assign(2, 1, 1000), 60));
+    let reported = Command::Fail {
+        job: job(2),
+        token,
+        error: "bad input".into(),
+        retry: false,
+    };
+    assert_eq!(accept(&mut state, reported, 70), Outcome::Applied);
 }

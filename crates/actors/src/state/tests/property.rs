@@ -45,6 +45,7 @@ impl Simulation {
             seed,
             state: ClusterState::new(Settings {
                 node_timeout_ms: 2_000,
+                ..Settings::default()
             }),
             log: Vec::new(),
             now: 0,
@@ -260,6 +261,7 @@ impl Simulation {
                         job: id,
                         token,
                         error: "crashed".into(),
+                        retry: token % 2 == 0,
                     },
                 };
                 let _ = self.apply(command);
@@ -410,6 +412,7 @@ fn random_command_sequences_keep_every_invariant() {
         // Replaying the whole log from scratch reaches the same state.
         let mut replayed = ClusterState::new(Settings {
             node_timeout_ms: 2_000,
+            ..Settings::default()
         });
         for (command, now) in &sim.log {
             let _ = replayed.apply(command.clone(), *now);

@@ -202,6 +202,7 @@ fn script() -> Vec<(Command, u64)> {
                 job: job(1),
                 token: 2,
                 error: "stale".into(),
+                retry: false,
             },
             1_400,
         ),
