@@ -220,7 +220,17 @@ impl<T: Send + 'static> JobRunner for TaskRunner<T> {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or_else(|| "the task already ran".to_owned())?;
-        let outcome = task(context);
+        // A one-shot task cannot run twice, so a panic is its outcome (reported, not a
+        // crash to retry).
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(context)))
+            .unwrap_or_else(|payload| {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                Err(anyhow::anyhow!("the task panicked: {message}"))
+            });
         let recorded = match &outcome {
             Ok(value) => Ok((self.summarize)(value)),
             Err(error) => Err(format!("{error:#}")),

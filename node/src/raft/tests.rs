@@ -271,6 +271,41 @@ async fn three_nodes_replicate_writes_and_serve_current_reads() -> anyhow::Resul
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_voter_leaves_the_membership_and_the_rest_keep_committing() -> anyhow::Result<()>
+{
+    let mut cluster = Cluster::start(&[1, 2, 3], fast_config()).await?;
+    cluster.write("add hits 1").await?;
+    let leader = cluster.leader_among(&[], Duration::from_secs(5)).await?;
+    let removed = [1, 2, 3]
+        .into_iter()
+        .find(|&id| id != leader)
+        .context("a follower")?;
+    let keep: BTreeSet<NodeId> = [1, 2, 3].into_iter().filter(|&id| id != removed).collect();
+    cluster
+        .node(leader)?
+        .change_membership(keep.clone())
+        .await?;
+    let metrics = cluster.node(leader)?.metrics().await?;
+    assert_eq!(
+        metrics.voters.keys().copied().collect::<BTreeSet<_>>(),
+        keep
+    );
+    assert!(!metrics.learners.contains_key(&removed));
+
+    // With the removed node gone, two of two voters are a quorum: writes go on.
+    cluster.kill(removed).await?;
+    for _ in 0..5 {
+        cluster.write("add hits 1").await?;
+    }
+    let state = cluster
+        .node(leader)?
+        .read_current(|state| counter(state, "hits"))
+        .await?;
+    assert_eq!(state, 6);
+    cluster.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_leader_elects_another_and_writes_continue() -> anyhow::Result<()> {
     let mut cluster = Cluster::start(&[1, 2, 3], fast_config()).await?;
     for _ in 0..10 {
