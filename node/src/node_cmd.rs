@@ -214,6 +214,16 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         Arc::clone(&client) as Arc<dyn StateClient>,
         runtime.hub().clone(),
     ));
+    let metrics_addr = config.metrics_addr();
+    let metrics_listener = crate::api::metrics::bind(metrics_addr).await?;
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = tokio::spawn(crate::api::metrics::serve(
+        metrics_listener,
+        crate::api::metrics::MetricsSource::new(Arc::clone(&node)),
+        async {
+            let _ = metrics_stopped.await;
+        },
+    ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tokio::spawn(
@@ -226,7 +236,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
             }),
     );
     eprintln!(
-        "mirage node {} serving on {address} (data in {})",
+        "mirage node {} serving on {address}, metrics on http://{metrics_addr}/metrics (data in {})",
         config.node_id,
         config.data_dir.display()
     );
@@ -244,6 +254,13 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     eprintln!("mirage node {} shutting down", config.node_id);
     runtime.shutdown().await;
     net.shutdown().await;
+    let _ = metrics_stop.send(());
+    if tokio::time::timeout(Duration::from_secs(2), metrics)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the metrics server did not stop in time");
+    }
     let _ = stop.send(());
     if !server.is_finished()
         && tokio::time::timeout(Duration::from_secs(2), &mut server)

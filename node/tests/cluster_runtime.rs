@@ -269,6 +269,23 @@ fn a_follower_dies_without_disturbing_clients_and_catches_up_from_a_snapshot() {
         assert_eq!(caught_up.ledgers, 1);
         assert!(caught_up.ledgers_verified, "{caught_up:?}");
         assert_eq!(caught_up.leader_id, Some(leader));
+
+        // The HTTP side: health, readiness and the Prometheus exposition.
+        let (code, _) = cluster::http_get(&cluster, leader, "/health");
+        assert_eq!(code, 200);
+        let (code, body) = cluster::http_get(&cluster, follower, "/ready");
+        assert_eq!(code, 200, "{body}");
+        let (code, metrics) = cluster::http_get(&cluster, leader, "/metrics");
+        assert_eq!(code, 200);
+        assert!(
+            metrics.lines().any(|l| l == "mirage_raft_is_leader 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.lines().any(|l| l
+                == format!("mirage_ledger_epsilon{{dataset=\"{dataset}\",kind=\"reserved\"}} 75")),
+            "{metrics}"
+        );
     });
 }
 

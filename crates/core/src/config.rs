@@ -178,6 +178,10 @@ pub struct NodeConfig {
     /// port + 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_addr: Option<SocketAddr>,
+    /// Where the node serves Prometheus metrics and its health/readiness over HTTP
+    /// (`/metrics`, `/health`, `/ready`); default: the gRPC port + 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Object store for datasets, models and outputs: `file:///path` or `s3://bucket/prefix`;
     /// empty = `<data_dir>/objects` on the local filesystem.
     pub object_store: String,
@@ -202,6 +206,7 @@ impl Default for NodeConfig {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7700)),
             flight_addr: SocketAddr::from(([127, 0, 0, 1], 7701)),
             actor_addr: None,
+            metrics_addr: None,
             object_store: String::new(),
             peers: Vec::new(),
             resources: ResourcesConfig::default(),
@@ -267,6 +272,13 @@ impl NodeConfig {
                 format!("{actor_addr} must differ from grpc_addr and flight_addr"),
             ));
         }
+        let metrics_addr = self.metrics_addr();
+        if [self.grpc_addr, self.flight_addr, actor_addr].contains(&metrics_addr) {
+            return Err(invalid(
+                "metrics_addr",
+                format!("{metrics_addr} must differ from grpc_addr, flight_addr and actor_addr"),
+            ));
+        }
         self.cluster.validate()?;
         if let Some(secret) = &self.cluster_secret {
             validate_secret(secret).map_err(|message| invalid("cluster_secret", message))?;
@@ -299,6 +311,13 @@ impl NodeConfig {
     pub fn actor_addr(&self) -> SocketAddr {
         self.actor_addr
             .unwrap_or_else(|| default_actor_addr(self.grpc_addr))
+    }
+
+    /// The metrics (HTTP) address, with the default filled in: the gRPC port + 3.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr.unwrap_or_else(|| {
+            SocketAddr::new(self.grpc_addr.ip(), self.grpc_addr.port().wrapping_add(3))
+        })
     }
 
     /// The object store URL, with the default filled in.
@@ -443,6 +462,13 @@ mod tests {
                     ..base.clone()
                 },
                 "actor_addr",
+            ),
+            (
+                NodeConfig {
+                    metrics_addr: Some(base.actor_addr()),
+                    ..base.clone()
+                },
+                "metrics_addr",
             ),
             (timing(|c| c.lease_ms = 0), "cluster.lease_ms"),
             (timing(|c| c.schedule_ms = 0), "cluster.schedule_ms"),

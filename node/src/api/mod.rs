@@ -1,4 +1,5 @@
-//! The node's public gRPC services: the cluster status and jobs for now.
+//! The node's public services: the gRPC cluster status and jobs for now, and the HTTP
+//! metrics/health endpoints ([`metrics`]).
 //! Every node serves them; writes go through the node's [`RaftStateClient`]
 //! (forwarded to the leader), reads that must be current use read-index on the leader.
 //!
@@ -10,6 +11,7 @@
 mod cluster;
 mod convert;
 mod jobs;
+pub mod metrics;
 
 pub use cluster::ClusterApi;
 pub use convert::default_tenant;

@@ -56,6 +56,7 @@ pub struct Ports {
     pub grpc: u16,
     pub flight: u16,
     pub actor: u16,
+    pub metrics: u16,
 }
 
 impl Ports {
@@ -64,6 +65,7 @@ impl Ports {
             grpc: free_port(),
             flight: free_port(),
             actor: free_port(),
+            metrics: free_port(),
         }
     }
 }
@@ -265,11 +267,12 @@ fn write_config(dir: &Path, index: usize, ports: &[Ports], layout: &Layout) -> P
     let own = ports[index];
     let cores = layout.cores[index];
     let mut text = format!(
-        "node_id = {id}\ndata_dir = {:?}\ngrpc_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\n",
+        "node_id = {id}\ndata_dir = {:?}\ngrpc_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\nmetrics_addr = \"127.0.0.1:{}\"\n",
         dir.join(format!("node-{id}")).display().to_string(),
         own.grpc,
         own.flight,
         own.actor,
+        own.metrics,
     );
     if layout.shared_objects {
         text.push_str(&format!(
@@ -516,4 +519,32 @@ pub fn adult_sample(dir: &Path, rows: usize) -> PathBuf {
         writeln!(out, "{}", line.expect("a line")).expect("write sample");
     }
     path
+}
+
+/// `GET path` on node `id`'s metrics port: the status code and the body.
+pub fn http_get(cluster: &LocalCluster, id: u64, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let port = cluster.ports[usize::try_from(id).expect("id") - 1].metrics;
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (code, body)
 }
