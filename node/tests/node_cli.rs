@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster::{SECRET, free_port, mirage};
+use cluster::{Ports, SECRET, free_port, mirage};
 use serde_json::Value;
 
 /// Node processes, killed when the test ends however it ends.
@@ -21,19 +21,24 @@ impl Drop for Nodes {
     }
 }
 
-/// Writes node `id`'s config into `dir`: `ports[i]` is node i+1's gRPC port.
-fn write_config(dir: &Path, id: u64, ports: &[u16], cores: u32) -> std::path::PathBuf {
+/// Writes node `id`'s config into `dir`: `ports[i]` are node i+1's ports (each one free,
+/// so no default port beside another can collide with something else on the machine).
+fn write_config(dir: &Path, id: u64, ports: &[Ports], cores: u32) -> std::path::PathBuf {
+    let own = ports[usize::try_from(id).expect("id") - 1];
     let mut text = format!(
-        "node_id = {id}\ndata_dir = {:?}\ngrpc_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\n",
+        "node_id = {id}\ndata_dir = {:?}\ngrpc_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\nmetrics_addr = \"127.0.0.1:{}\"\n",
         dir.join(format!("node-{id}")).display().to_string(),
-        ports[usize::try_from(id).expect("id") - 1],
-        free_port(),
+        own.grpc,
+        own.flight,
+        own.actor,
+        own.metrics,
     );
-    for (index, port) in ports.iter().enumerate() {
+    for (index, peer_ports) in ports.iter().enumerate() {
         let peer = u64::try_from(index).expect("index") + 1;
         if peer != id {
             text.push_str(&format!(
-                "\n[[peers]]\nnode_id = {peer}\ngrpc_addr = \"127.0.0.1:{port}\"\n"
+                "\n[[peers]]\nnode_id = {peer}\ngrpc_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\n",
+                peer_ports.grpc, peer_ports.actor
             ));
         }
     }
@@ -109,8 +114,9 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitS
 #[test]
 fn a_single_node_leads_and_reports_its_resources_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let config = write_config(dir.path(), 1, &[port], 3);
+    let ports = [Ports::free()];
+    let port = ports[0].grpc;
+    let config = write_config(dir.path(), 1, &ports, 3);
     let mut nodes = Nodes(vec![(1, start(&config, None))]);
     let status = wait_for(port, Duration::from_secs(20), "node 1 leading", |s| {
         s["leader_id"] == 1 && node_entry(s, 1).is_some_and(|n| n["last_heartbeat_at_ms"] != 0)
@@ -146,12 +152,12 @@ fn a_single_node_leads_and_reports_its_resources_then_stops_on_sigterm() {
 #[test]
 fn three_nodes_elect_a_leader_and_elect_another_when_it_dies() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ports = [free_port(), free_port(), free_port()];
+    let all = [Ports::free(), Ports::free(), Ports::free()];
+    let ports = all.map(|p| p.grpc);
     let mut nodes = Nodes(
         (1..=3u64)
             .map(|id| {
-                let config =
-                    write_config(dir.path(), id, &ports, u32::try_from(id).expect("id") + 1);
+                let config = write_config(dir.path(), id, &all, u32::try_from(id).expect("id") + 1);
                 (id, start(&config, Some(SECRET)))
             })
             .collect(),
@@ -212,7 +218,7 @@ fn three_nodes_elect_a_leader_and_elect_another_when_it_dies() {
 #[test]
 fn a_multi_node_config_without_a_secret_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ports = [free_port(), free_port()];
+    let ports = [Ports::free(), Ports::free()];
     let config = write_config(dir.path(), 1, &ports, 1);
     let mut child = mirage()
         .args(["node", "--config"])
