@@ -295,3 +295,179 @@ impl JobService for JobApi {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mirage_actors::{DatasetSpec, LocalState};
+    use mirage_core::TenantId;
+
+    fn api() -> (JobApi, Arc<LocalState>) {
+        let state = Arc::new(LocalState::default());
+        (
+            JobApi::new(state.clone() as Arc<dyn StateClient>, EventHub::new()),
+            state,
+        )
+    }
+
+    fn training(
+        dataset: &str,
+        kind: v1::ModelKind,
+        json: &str,
+    ) -> Request<v1::SubmitTrainingRequest> {
+        Request::new(v1::SubmitTrainingRequest {
+            dataset_id: dataset.to_owned(),
+            model_kind: kind as i32,
+            hyperparameters_json: json.to_owned(),
+            privacy: None,
+            priority: 0,
+        })
+    }
+
+    async fn refusal(api: &JobApi, request: Request<v1::SubmitTrainingRequest>) -> Status {
+        api.submit_training(request).await.expect_err("refused")
+    }
+
+    #[tokio::test]
+    async fn every_bad_field_of_a_request_is_named() {
+        let (api, state) = api();
+        let dataset = DatasetId::new();
+        state
+            .apply(Command::RegisterDataset(DatasetSpec {
+                id: dataset,
+                tenant: TenantId::new(),
+                name: "adult".into(),
+                url: "file:///adult.csv".into(),
+            }))
+            .await
+            .expect("state answers")
+            .expect("registered");
+        let known = dataset.to_string();
+        let cases = [
+            (training("not-an-id", v1::ModelKind::Tvae, ""), "dataset_id"),
+            (
+                training(&DatasetId::new().to_string(), v1::ModelKind::Tvae, ""),
+                "dataset_id: no dataset",
+            ),
+            (
+                training(&known, v1::ModelKind::Unspecified, ""),
+                "model_kind",
+            ),
+            (training(&known, v1::ModelKind::Dgan, ""), "model_kind"),
+            (
+                training(&known, v1::ModelKind::Tvae, "{oops"),
+                "hyperparameters_json",
+            ),
+            (
+                training(&known, v1::ModelKind::Tvae, "[1]"),
+                "hyperparameters_json",
+            ),
+        ];
+        for (request, field) in cases {
+            let status = refusal(&api, request).await;
+            assert!(status.message().starts_with(field), "{field}: {status:?}");
+        }
+        let mut private = training(&known, v1::ModelKind::Tvae, "");
+        private.get_mut().privacy = Some(v1::PrivacySettings {
+            epsilon: 1.0,
+            delta: 1e-5,
+        });
+        let status = refusal(&api, private).await;
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().starts_with("privacy"), "{status:?}");
+
+        for bad in ["", "job_nothex"] {
+            let status = api
+                .get_job(Request::new(v1::GetJobRequest {
+                    job_id: bad.to_owned(),
+                }))
+                .await
+                .expect_err("bad id");
+            assert!(status.message().starts_with("job_id"), "{status:?}");
+        }
+        let status = api
+            .get_job(Request::new(v1::GetJobRequest {
+                job_id: JobId::new().to_string(),
+            }))
+            .await
+            .expect_err("unknown");
+        assert_eq!(status.code(), tonic::Code::NotFound);
+        let status = api
+            .list_jobs(Request::new(v1::ListJobsRequest {
+                page: Some(v1::PageRequest {
+                    page_size: 1,
+                    page_token: "garbage".into(),
+                }),
+                ..v1::ListJobsRequest::default()
+            }))
+            .await
+            .expect_err("bad token");
+        assert!(
+            status.message().starts_with("page.page_token"),
+            "{status:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_submitted_job_is_listed_page_by_page_and_cancelled() {
+        let (api, state) = api();
+        let dataset = DatasetId::new();
+        state
+            .apply(Command::RegisterDataset(DatasetSpec {
+                id: dataset,
+                tenant: TenantId::new(),
+                name: "adult".into(),
+                url: "file:///adult.csv".into(),
+            }))
+            .await
+            .expect("state answers")
+            .expect("registered");
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let job = api
+                .submit_training(training(&dataset.to_string(), v1::ModelKind::Tvae, "{}"))
+                .await
+                .expect("submitted")
+                .into_inner()
+                .job
+                .expect("a job");
+            assert_eq!(job.status, v1::JobStatus::Queued as i32);
+            assert_eq!(job.dataset_id, dataset.to_string());
+            ids.push(job.id);
+        }
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = api
+                .list_jobs(Request::new(v1::ListJobsRequest {
+                    page: Some(v1::PageRequest {
+                        page_size: 2,
+                        page_token: token.clone(),
+                    }),
+                    ..v1::ListJobsRequest::default()
+                }))
+                .await
+                .expect("listed")
+                .into_inner();
+            assert!(page.jobs.len() <= 2);
+            seen.extend(page.jobs.into_iter().map(|job| job.id));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        seen.sort();
+        ids.sort();
+        assert_eq!(seen, ids);
+        let cancelled = api
+            .cancel_job(Request::new(v1::CancelJobRequest {
+                job_id: ids[0].clone(),
+            }))
+            .await
+            .expect("cancelled")
+            .into_inner()
+            .job
+            .expect("a job");
+        assert_eq!(cancelled.status, v1::JobStatus::Cancelled as i32);
+    }
+}
