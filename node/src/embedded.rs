@@ -171,6 +171,18 @@ impl EmbeddedCluster {
         }
     }
 
+    /// A gateway over this cluster, storing objects in `storage` (the store its runner
+    /// uses).
+    #[allow(dead_code)] // the gateway's in-process tests use it
+    pub fn gateway(&self, storage: crate::jobs::ObjectStorage) -> crate::gateway::Gateway {
+        crate::gateway::Gateway::new(
+            Arc::clone(&self.node),
+            Arc::clone(&self.client) as Arc<dyn StateClient>,
+            storage,
+            self.runtime.hub().clone(),
+        )
+    }
+
     /// Stops the actors and the member.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.runtime.shutdown().await;

@@ -30,6 +30,6 @@ pub use runtime::{
 pub use state::{
     ApiKey, Checkpoint, ClusterState, Command, Dataset, DatasetSpec, Generation, GenerationSpec,
     Gpu, Job, JobSpec, JobState, Lease, LeaseClaim, ModelSpec, ModelVersion, Node, NodeSpec,
-    NodeUsage, Outcome, QualityReport, ReportSpec, Resources, Response, Settings, Tenant,
+    NodeUsage, Outcome, QualityReport, ReportSpec, Resources, Response, Role, Settings, Tenant,
     hash_api_key,
 };

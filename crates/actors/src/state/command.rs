@@ -13,6 +13,7 @@ use super::catalog::{DatasetSpec, ModelSpec};
 use super::jobs::JobSpec;
 use super::nodes::NodeSpec;
 use super::results::{GenerationSpec, ReportSpec};
+use super::tenants::Role;
 
 /// A lease a node claims to hold, renewed by its heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +148,9 @@ pub enum Command {
         /// A name for the key ("ci", "laptop").
         #[serde(default)]
         label: String,
+        /// What the key may do (analyst, read-only, when left out).
+        #[serde(default)]
+        role: Role,
     },
     /// Revokes an API key (idempotent).
     RevokeApiKey {

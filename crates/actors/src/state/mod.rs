@@ -38,7 +38,7 @@ pub use ledgers::Ledgers;
 pub use nodes::{Gpu, Node, NodeSpec};
 pub use outcome::{Outcome, Response};
 pub use results::{Generation, GenerationSpec, QualityReport, ReportSpec};
-pub use tenants::{ApiKey, Tenant, hash_api_key};
+pub use tenants::{ApiKey, Role, Tenant, hash_api_key};
 pub use usage::{NodeUsage, Shortfall};
 
 /// Settings of the state machine itself, fixed when the cluster is created and replicated
@@ -156,7 +156,8 @@ impl ClusterState {
                 tenant,
                 key_hash,
                 label,
-            } => self.add_api_key(tenant, key_hash, label),
+                role,
+            } => self.add_api_key(tenant, key_hash, label, role),
             Command::RevokeApiKey { key_hash } => self.revoke_api_key(&key_hash),
             Command::SetBudget { dataset, budget } => self.set_budget(dataset, budget),
             Command::Reserve {

@@ -20,6 +20,67 @@ pub struct Tenant {
     pub created_at_ms: u64,
 }
 
+/// What a caller may do within its tenant.
+///
+/// - `Admin`: everything, including budgets, API keys and releasing a failed quality gate.
+/// - `Operator`: creates and deletes datasets, trains, generates and cancels jobs.
+/// - `Analyst`: reads only (lists, reports, rows of generations that passed their gate).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads only.
+    #[default]
+    Analyst,
+    /// Reads and runs work.
+    Operator,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as written in configs, claims and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Analyst => "analyst",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether the role may start and stop work and change datasets.
+    pub fn can_write(self) -> bool {
+        self >= Role::Operator
+    }
+
+    /// Whether the role may administer the tenant (budgets, keys, gate releases).
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "analyst" => Ok(Role::Analyst),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "{other:?} is not a role (expected admin, operator or analyst)"
+            )),
+        }
+    }
+}
+
 /// An API key, known by its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
@@ -29,6 +90,9 @@ pub struct ApiKey {
     pub tenant: TenantId,
     /// A name for the key.
     pub label: String,
+    /// What the key may do.
+    #[serde(default)]
+    pub role: Role,
     /// When it was added.
     pub created_at_ms: u64,
 }
@@ -81,19 +145,22 @@ impl ClusterState {
         tenant: TenantId,
         key_hash: String,
         label: String,
+        role: Role,
     ) -> Response {
         check_key_hash(&key_hash)?;
         if !self.tenants.contains_key(&tenant) {
             return Err(StateError::UnknownTenant { tenant });
         }
         if let Some(key) = self.api_keys.get(&key_hash) {
-            return if key.tenant == tenant && key.label == label {
+            return if key.tenant == tenant && key.label == label && key.role == role {
                 Ok(Outcome::Unchanged)
             } else {
                 let field = if key.tenant != tenant {
                     "tenant"
-                } else {
+                } else if key.label != label {
                     "label"
+                } else {
+                    "role"
                 };
                 Err(StateError::conflict("api key", &key_hash[..8], field))
             };
@@ -105,6 +172,7 @@ impl ClusterState {
                 key_hash,
                 tenant,
                 label,
+                role,
                 created_at_ms: now,
             },
         );

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{accept, refuse};
 use crate::StateError;
+use crate::state::Role;
 use crate::state::{
     ClusterState, Command, DatasetSpec, GenerationSpec, ModelSpec, Outcome, ReportSpec,
     hash_api_key,
@@ -182,6 +183,7 @@ fn api_keys_are_stored_only_as_hashes() {
         tenant: tenant(1),
         key_hash: hash_api_key(key),
         label: label.into(),
+        role: Role::Operator,
     };
     assert_eq!(
         refuse(&mut state, add("ci"), 0),
@@ -226,6 +228,7 @@ fn api_keys_are_stored_only_as_hashes() {
         tenant: tenant(1),
         key_hash: key.into(),
         label: String::new(),
+        role: Role::Operator,
     };
     assert!(
         matches!(refuse(&mut state, plain, 4), StateError::InvalidField { ref field, .. } if field == "key_hash")

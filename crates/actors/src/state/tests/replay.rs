@@ -6,6 +6,7 @@ use mirage_core::records::ModelKind;
 use mirage_privacy::{Mechanism, MechanismEvent, Spend};
 use serde_json::json;
 
+use crate::state::Role;
 use crate::state::{
     ClusterState, Command, DatasetSpec, GenerationSpec, LeaseClaim, ModelSpec, ReportSpec,
     Response, Settings, hash_api_key,
@@ -31,6 +32,7 @@ fn script() -> Vec<(Command, u64)> {
                 tenant: tenant(1),
                 key_hash: hash_api_key("k1"),
                 label: "ci".into(),
+                role: Role::Admin,
             },
             2,
         ),
