@@ -127,6 +127,13 @@ pub enum StateError {
         free: u64,
     },
     /// The dataset has no privacy budget yet.
+    #[error("dataset {dataset} is read by job {job}; wait for it to end or cancel it first")]
+    DatasetInUse {
+        /// The dataset.
+        dataset: DatasetId,
+        /// A job that reads it.
+        job: JobId,
+    },
     #[error("dataset {dataset} has no privacy budget; set one before reserving")]
     NoBudget {
         /// The dataset.
@@ -185,6 +192,7 @@ impl StateError {
             | StateError::StaleToken { .. }
             | StateError::LeaseExpired { .. }
             | StateError::NoBudget { .. }
+            | StateError::DatasetInUse { .. }
             | StateError::Ledger { .. } => ErrorCode::FailedPrecondition,
             StateError::InsufficientResources { .. } => ErrorCode::ResourceExhausted,
             StateError::BudgetExceeded { .. } => ErrorCode::BudgetExceeded,

@@ -12,7 +12,9 @@
 //! have just been written elsewhere wait briefly for it ([`Gateway::read_until`]) before
 //! answering `NOT_FOUND`.
 
+pub mod access;
 pub mod caller;
+pub mod datasets;
 pub mod status;
 #[cfg(test)]
 pub mod testing;

@@ -39,21 +39,28 @@ pub fn error(code: v1::ErrorCode, message: impl Into<String>) -> Status {
     status
 }
 
-/// The stable code of a refusal by the state machine.
-pub fn state_code(error: &StateError) -> v1::ErrorCode {
+/// The protobuf form of a domain error code.
+pub fn proto_code(code: mirage_core::ErrorCode) -> v1::ErrorCode {
+    use mirage_core::ErrorCode as C;
     use v1::ErrorCode as E;
-    match error {
-        StateError::UnknownNode { .. }
-        | StateError::UnknownJob { .. }
-        | StateError::UnknownDataset { .. }
-        | StateError::UnknownModel { .. }
-        | StateError::UnknownGeneration { .. }
-        | StateError::UnknownTenant { .. } => E::NotFound,
-        StateError::Conflict { .. } => E::AlreadyExists,
-        StateError::InvalidField { .. } => E::InvalidArgument,
-        StateError::BudgetExceeded { .. } => E::BudgetExceeded,
-        _ => E::FailedPrecondition,
+    match code {
+        C::InvalidArgument => E::InvalidArgument,
+        C::NotFound => E::NotFound,
+        C::AlreadyExists => E::AlreadyExists,
+        C::FailedPrecondition => E::FailedPrecondition,
+        C::BudgetExceeded => E::BudgetExceeded,
+        C::PermissionDenied => E::PermissionDenied,
+        C::Unauthenticated => E::Unauthenticated,
+        C::ResourceExhausted => E::ResourceExhausted,
+        C::Cancelled => E::Cancelled,
+        C::Unavailable => E::Unavailable,
+        C::Internal => E::Internal,
     }
+}
+
+/// The stable code of a refusal by the state machine.
+pub fn state_code(refusal: &StateError) -> v1::ErrorCode {
+    proto_code(refusal.code())
 }
 
 /// A refusal by the state machine as a status.

@@ -100,6 +100,8 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::RecordReport(_) => "record_report",
         Command::CreateTenant { .. } => "create_tenant",
         Command::AddApiKey { .. } => "add_api_key",
+        Command::ReleaseGeneration { .. } => "release_generation",
+        Command::DeleteDataset { .. } => "delete_dataset",
         Command::RevokeApiKey { .. } => "revoke_api_key",
         Command::SetBudget { .. } => "set_budget",
         Command::Reserve { .. } => "reserve",

@@ -138,6 +138,30 @@ impl ClusterState {
         Ok(Outcome::Applied)
     }
 
+    pub(super) fn delete_dataset(&mut self, id: DatasetId) -> Response {
+        if !self.datasets.contains_key(&id) {
+            return Ok(Outcome::Unchanged);
+        }
+        let wanted = id.to_string();
+        let reader = self.jobs.values().find(|job| {
+            !job.state.is_terminal()
+                && job
+                    .spec
+                    .payload
+                    .get("dataset_id")
+                    .and_then(|value| value.as_str())
+                    == Some(wanted.as_str())
+        });
+        if let Some(job) = reader {
+            return Err(StateError::DatasetInUse {
+                dataset: id,
+                job: job.spec.id,
+            });
+        }
+        self.datasets.remove(&id);
+        Ok(Outcome::Applied)
+    }
+
     pub(super) fn register_model(&mut self, spec: ModelSpec) -> Response {
         if spec.url.trim().is_empty() {
             return Err(StateError::invalid("url", "a model needs a location"));

@@ -5,7 +5,7 @@
 //! state on every node. Commands are a versioned contract: add variants at the end, never
 //! rename.
 
-use mirage_core::{DatasetId, JobId, NodeId, TenantId};
+use mirage_core::{DatasetId, GenerationId, JobId, NodeId, TenantId};
 use mirage_privacy::{MechanismEvent, Spend};
 use serde::{Deserialize, Serialize};
 
@@ -191,5 +191,17 @@ pub enum Command {
         dataset: DatasetId,
         /// The request.
         request: String,
+    },
+    /// Lets a generation's rows be pulled although its quality gate failed (an admin's
+    /// decision, recorded; idempotent).
+    ReleaseGeneration {
+        /// The generation.
+        generation: GenerationId,
+    },
+    /// Removes a dataset's record (its ledger stays, for audit); refused while a queued or
+    /// running job reads it.
+    DeleteDataset {
+        /// The dataset.
+        dataset: DatasetId,
     },
 }

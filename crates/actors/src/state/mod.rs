@@ -172,6 +172,8 @@ impl ClusterState {
                 mechanisms,
             } => self.commit(dataset, &request, spend, &mechanisms),
             Command::Release { dataset, request } => self.release(dataset, &request),
+            Command::ReleaseGeneration { generation } => self.release_generation(generation),
+            Command::DeleteDataset { dataset } => self.delete_dataset(dataset),
         }
     }
 

@@ -35,6 +35,9 @@ pub struct Generation {
     pub spec: GenerationSpec,
     /// When it was recorded.
     pub recorded_at_ms: u64,
+    /// Whether an admin released its rows although its quality gate failed.
+    #[serde(default)]
+    pub released: bool,
 }
 
 /// A quality report as recorded.
@@ -87,9 +90,36 @@ impl ClusterState {
             Generation {
                 spec,
                 recorded_at_ms: now,
+                released: false,
             },
         );
         Ok(Outcome::Applied)
+    }
+
+    pub(super) fn release_generation(&mut self, id: GenerationId) -> Response {
+        let Some(generation) = self.generations.get_mut(&id) else {
+            return Err(StateError::UnknownGeneration { generation: id });
+        };
+        if generation.released {
+            return Ok(Outcome::Unchanged);
+        }
+        generation.released = true;
+        Ok(Outcome::Applied)
+    }
+
+    /// The quality report of generation `id`, if one was recorded.
+    pub fn report_of(&self, id: GenerationId) -> Option<&QualityReport> {
+        self.reports.values().find(|r| r.spec.generation == id)
+    }
+
+    /// One generation.
+    pub fn generation(&self, id: GenerationId) -> Option<&Generation> {
+        self.generations.get(&id)
+    }
+
+    /// One quality report.
+    pub fn report(&self, id: ReportId) -> Option<&QualityReport> {
+        self.reports.get(&id)
     }
 
     pub(super) fn record_report(&mut self, spec: ReportSpec) -> Response {
