@@ -183,6 +183,12 @@ impl EmbeddedCluster {
         )
     }
 
+    /// The state client (writes go through Raft).
+    #[allow(dead_code)] // the gateway's in-process tests use it
+    pub fn state_client(&self) -> Arc<dyn StateClient> {
+        Arc::clone(&self.client) as Arc<dyn StateClient>
+    }
+
     /// Stops the actors and the member.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.runtime.shutdown().await;

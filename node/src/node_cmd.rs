@@ -36,6 +36,7 @@ use tonic::transport::{Endpoint, Server};
 
 use crate::api::{ClusterApi, JobApi};
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
+use crate::jobs::catalog::Catalog;
 use crate::jobs::{NodeJobRunner, ObjectStorage};
 use crate::node_runtime::{NodeRuntime, RuntimeParts};
 use crate::raft::{ClusterSecret, GrpcTransport, NodeId, RaftGrpcServer, RaftNode, RaftNodeConfig};
@@ -189,7 +190,12 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let store_url = config.object_store_url();
     let storage = ObjectStorage::open(&store_url, tokio::runtime::Handle::current())
         .with_context(|| format!("node {}: object_store {store_url}", config.node_id))?;
-    let runner = Arc::new(NodeJobRunner::new(storage, &config.data_dir));
+    let runner = Arc::new(
+        NodeJobRunner::new(storage.clone(), &config.data_dir).with_catalog(Catalog::new(
+            Arc::clone(&client) as Arc<dyn StateClient>,
+            tokio::runtime::Handle::current(),
+        )),
+    );
     let runtime = NodeRuntime::start(RuntimeParts {
         spec: spec.clone(),
         raft: Arc::clone(&node),

@@ -8,6 +8,7 @@ use mirage_core::TenantId;
 
 use super::{Caller, Gateway};
 use crate::embedded::EmbeddedCluster;
+use crate::jobs::catalog::Catalog;
 use crate::jobs::{NodeJobRunner, ObjectStorage};
 
 /// A running one-member cluster and its gateway. Shut it down with [`TestGateway::stop`].
@@ -41,10 +42,14 @@ impl TestGateway {
         std::fs::create_dir_all(&objects)?;
         let url = format!("file://{}", objects.display());
         let storage = ObjectStorage::open(&url, tokio::runtime::Handle::current())?;
+        let catalog = Catalog::unconnected(tokio::runtime::Handle::current());
         let runner = Arc::new(
-            NodeJobRunner::new(storage.clone(), &dir.path().join("node")).with_local_paths(true),
+            NodeJobRunner::new(storage.clone(), &dir.path().join("node"))
+                .with_local_paths(true)
+                .with_catalog(catalog.clone()),
         );
         let cluster = EmbeddedCluster::start(Some(&dir.path().join("state")), runner).await?;
+        catalog.connect(cluster.state_client());
         let gateway = cluster.gateway(storage);
         Ok(Self {
             gateway,

@@ -15,8 +15,11 @@ pub struct AssessPayload {
     pub real: String,
     /// The synthetic table: an object key (e.g. `generations/<id>/data.csv`) or a file.
     pub synthetic: String,
-    /// The report's id: it goes to `reports/<report_id>/report.json`.
+    /// The report's id: it goes to `reports/<report_id>/report.json` (and `report.html`).
     pub report_id: String,
+    /// The generation it scores, when it is one (the report is then recorded for it).
+    #[serde(default)]
+    pub generation_id: Option<String>,
 }
 
 /// What an assess job stored.
@@ -52,6 +55,11 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
     let report = format!("reports/{}/report.json", request.report_id);
     env.storage
         .put_bytes(&report, assessment.to_json_pretty().into_bytes())?;
+    let title = format!("Quality report {}", request.report_id);
+    env.storage.put_bytes(
+        &format!("reports/{}/report.html", request.report_id),
+        assessment.to_html(&title).into_bytes(),
+    )?;
     let overall = assessment.fidelity.overall;
     info!(report = %report, overall, gate_passed = assessment.gate.passed, "assessment stored");
     payload::result_json(

@@ -46,6 +46,28 @@ pub struct GeneratePayload {
     /// `csv` (the default) or `parquet`.
     #[serde(default)]
     pub format: GenerateFormat,
+    /// The catalog model sampled (`mdl_…`): with it the generation is recorded.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// Constraints every row must satisfy.
+    #[serde(default)]
+    pub conditions: Vec<mirage_core::Condition>,
+    /// The assessment to queue once the rows are stored.
+    #[serde(default)]
+    pub assess: Option<AssessFollowUp>,
+}
+
+/// The assess job a generate job queues when it is done (ids chosen at submission, so a
+/// re-run queues the same job).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssessFollowUp {
+    /// The assess job's id.
+    pub job_id: String,
+    /// The report's id.
+    pub report_id: String,
+    /// The real table to compare with (an object key).
+    pub real: String,
 }
 
 /// What a generate job stored.
@@ -90,6 +112,7 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
         .with_context(|| format!("creating {}", local.display()))?;
     let sample = SampleRequest {
         batch_size: BATCH_ROWS,
+        conditions: request.conditions.clone(),
         ..SampleRequest::new(request.rows, request.seed)
     };
     let total = request.rows as u64;

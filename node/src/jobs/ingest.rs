@@ -29,6 +29,9 @@ pub struct IngestResult {
     pub rows: usize,
     /// Columns read.
     pub columns: usize,
+    /// The inferred schema (a `mirage_core::Schema` as JSON).
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
 }
 
 /// The object key prefix of dataset `id`.
@@ -74,6 +77,9 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
             profile: profile_key,
             rows: table.num_rows(),
             columns: table.schema().len(),
+            schema: Some(
+                serde_json::to_value(table.schema()).context("cannot encode the dataset schema")?,
+            ),
         },
     )
 }

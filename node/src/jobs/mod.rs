@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod assess;
+pub mod catalog;
 mod checkpoints;
 pub mod generate;
 pub mod ingest;

@@ -8,6 +8,7 @@ use mirage_actors::state::Job;
 use mirage_core::records::JobKind;
 use tracing::{info, info_span, warn};
 
+use super::catalog::Catalog;
 use super::scratch::ScratchDir;
 use super::{JobEnv, ObjectStorage, assess, generate, ingest, kind_name, train};
 
@@ -18,6 +19,7 @@ pub struct NodeJobRunner {
     storage: ObjectStorage,
     scratch_root: PathBuf,
     local_paths: bool,
+    catalog: Option<Catalog>,
 }
 
 impl NodeJobRunner {
@@ -29,7 +31,15 @@ impl NodeJobRunner {
             storage,
             scratch_root: data_dir.join("scratch"),
             local_paths: true,
+            catalog: None,
         }
+    }
+
+    /// Records what each finished job made (dataset profiles, models, generations,
+    /// reports) in the cluster's catalog before the job is marked succeeded.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// Whether payloads may name files on this node (`true` by default). A cluster that
@@ -60,12 +70,16 @@ impl NodeJobRunner {
             context,
         };
         let payload = &job.spec.payload;
-        match job.spec.kind {
+        let result = match job.spec.kind {
             JobKind::Ingest => ingest::run(&env, payload),
             JobKind::Train => train::run(&env, payload),
             JobKind::Generate => generate::run(&env, payload),
             JobKind::Assess => assess::run(&env, payload),
+        }?;
+        if let Some(catalog) = &self.catalog {
+            catalog.record(job, &result)?;
         }
+        Ok(result)
     }
 }
 
