@@ -32,6 +32,11 @@ pub const DP_MODELS: [ModelKind; 4] = [
     ModelKind::Ctgan,
 ];
 
+/// Whether `kind` can train with differential privacy.
+pub fn supports_dp(kind: ModelKind) -> bool {
+    DP_MODELS.contains(&kind)
+}
+
 /// The model for a DP run: the named one if it supports DP, else MST at ε ≤ 1 (marginal
 /// models beat DP-SGD at small ε) and TabularARGN above.
 pub fn choose(named: Option<ModelKind>, epsilon: f64) -> anyhow::Result<(ModelKind, String)> {

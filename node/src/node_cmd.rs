@@ -28,14 +28,14 @@ use mirage_core::ids::NodeId as ActorNodeId;
 use mirage_core::records::JobCounts;
 use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
 use mirage_proto::v1::cluster_service_server::ClusterServiceServer;
-use mirage_proto::v1::job_service_server::JobServiceServer;
 use mirage_proto::v1::{ClusterStatus, GetClusterStatusRequest, NodeRole};
 use serde::Serialize;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Endpoint, Server};
 
-use crate::api::{ClusterApi, JobApi};
+use crate::api::ClusterApi;
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
+use crate::gateway::Gateway;
 use crate::jobs::catalog::Catalog;
 use crate::jobs::{NodeJobRunner, ObjectStorage};
 use crate::node_runtime::{NodeRuntime, RuntimeParts};
@@ -216,10 +216,13 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
 
     let internal = RaftGrpcServer::node_service(&node, checked.clone());
     let cluster = ClusterServiceServer::new(ClusterApi::new(Arc::clone(&node), spec.clone()));
-    let jobs = JobServiceServer::new(JobApi::new(
+    let gateway = Gateway::new(
+        Arc::clone(&node),
         Arc::clone(&client) as Arc<dyn StateClient>,
+        storage,
         runtime.hub().clone(),
-    ));
+    );
+    let public = crate::api::PublicServices::new(gateway.clone());
     let metrics_addr = config.metrics_addr();
     let metrics_listener = crate::api::metrics::bind(metrics_addr).await?;
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -236,7 +239,11 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         Server::builder()
             .add_service(internal)
             .add_service(cluster)
-            .add_service(jobs)
+            .add_service(public.jobs())
+            .add_service(public.datasets())
+            .add_service(public.models())
+            .add_service(public.quality())
+            .add_service(public.privacy())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;
             }),

@@ -1,11 +1,10 @@
 //! Conversions between the replicated state's records and the public protobuf messages.
 
 use mirage_actors::runtime::JobProgress;
-use mirage_actors::{ClientError, Job, JobState};
+use mirage_actors::{Job, JobState};
 use mirage_core::TenantId;
 use mirage_core::records::JobKind;
 use mirage_proto::v1;
-use tonic::Status;
 
 /// The tenant every call acts for until authentication lands.
 pub fn default_tenant() -> TenantId {
@@ -80,9 +79,4 @@ pub fn job(job: &Job, progress: Option<&JobProgress>) -> v1::Job {
         result_json,
         attempts: job.attempts,
     }
-}
-
-/// A cluster-state call that did not reach the state.
-pub fn unavailable(error: ClientError) -> Status {
-    Status::unavailable(format!("the cluster state is not reachable: {error}"))
 }

@@ -10,9 +10,23 @@
 
 mod cluster;
 mod convert;
+mod datasets;
 mod jobs;
 pub mod metrics;
+mod models;
+mod privacy;
+mod quality;
+mod services;
 
 pub use cluster::ClusterApi;
 pub use convert::default_tenant;
+#[allow(unused_imports)]
+pub use datasets::DatasetApi;
 pub use jobs::JobApi;
+#[allow(unused_imports)]
+pub use models::ModelApi;
+#[allow(unused_imports)]
+pub use privacy::PrivacyApi;
+#[allow(unused_imports)]
+pub use quality::QualityApi;
+pub use services::PublicServices;

@@ -20,6 +20,7 @@ use mirage_actors::{
 };
 use mirage_core::records::{JobKind, ModelKind};
 use mirage_core::{DatasetId, GenerationId, JobId, ModelId, ReportId};
+use mirage_privacy::Spend;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use tracing::{info, warn};
@@ -150,15 +151,31 @@ fn train(
     };
     let kind = ModelKind::from_name(&request.model)
         .with_context(|| format!("field `model`: {:?} is not a model kind", request.model))?;
-    Ok(vec![Command::RegisterModel(ModelSpec {
+    let dataset: DatasetId = id("dataset_id", dataset)?;
+    let mut commands = Vec::new();
+    // A private fit's actual spend becomes permanent before its model can be used; the
+    // job id is the reservation's request id.
+    if request.config.get("privacy").is_some() {
+        let report = done.privacy.as_ref().with_context(|| {
+            "a private training job finished without a privacy report; its spend cannot be committed"
+        })?;
+        commands.push(Command::Commit {
+            dataset,
+            request: job.spec.id.to_string(),
+            spend: Spend::new(report.epsilon_rdp, report.target.delta),
+            mechanisms: report.events.clone(),
+        });
+    }
+    commands.push(Command::RegisterModel(ModelSpec {
         id: id::<ModelId>("model_id", &request.model_id)?,
         tenant: job.spec.tenant,
-        dataset: id("dataset_id", dataset)?,
+        dataset,
         kind,
         config_hash: config_hash(&request.config),
         url: done.model,
         job: Some(job.spec.id),
-    })])
+    }));
+    Ok(commands)
 }
 
 fn generate(

@@ -70,6 +70,9 @@ pub struct TrainResult {
     pub resumed_from_epoch: Option<u64>,
     /// The object key of the last checkpoint this run recorded, if any.
     pub checkpoint: Option<String>,
+    /// What a differentially private fit spent, with its mechanisms (`None` without DP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<mirage_privacy::PrivacyReport>,
 }
 
 /// The object key prefix of model `id`.
@@ -343,6 +346,7 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
             checkpoint: uploader
                 .last_recorded()
                 .map(|e| format!("{}/", uploader.key(e))),
+            privacy: model.privacy_report(),
         },
     )
 }

@@ -405,11 +405,13 @@ impl ClusterState {
             }
             return Ok(Outcome::Requeued { jobs: vec![job_id] });
         }
-        self.finish(job_id, token, |node| JobState::Failed {
+        let outcome = self.finish(job_id, token, |node| JobState::Failed {
             node,
             token,
             error,
-        })
+        })?;
+        self.release_reservations(job_id);
+        Ok(outcome)
     }
 
     pub(super) fn cancel(&mut self, job_id: JobId) -> Response {
@@ -428,6 +430,7 @@ impl ClusterState {
             JobState::Queued | JobState::Running { .. } => {
                 job.state = JobState::Cancelled;
                 job.updated_at_ms = now;
+                self.release_reservations(job_id);
                 Ok(Outcome::Applied)
             }
         }

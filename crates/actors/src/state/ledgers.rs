@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use mirage_core::DatasetId;
+use mirage_core::{DatasetId, JobId};
 use mirage_privacy::{Ledger, LedgerError, LedgerFile, MechanismEvent, Spend};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -128,6 +128,15 @@ impl ClusterState {
             .commit_mechanisms(request, spend, mechanisms)
             .map_err(|e| ledger_error(dataset, e))?;
         Ok(changed(before, ledger))
+    }
+
+    /// Gives back whatever a job that ended without success had reserved (its request id
+    /// is the job id): a failed or cancelled job spends nothing.
+    pub(super) fn release_reservations(&mut self, job: JobId) {
+        let request = job.to_string();
+        for ledger in self.ledgers.0.values_mut() {
+            ledger.release(&request);
+        }
     }
 
     pub(super) fn release(&mut self, dataset: DatasetId, request: &str) -> Response {

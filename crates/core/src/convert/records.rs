@@ -98,6 +98,8 @@ impl From<ModelRecord> for proto::Model {
             location: model.location,
             epsilon: model.epsilon,
             created_at_ms: model.created_at_ms,
+            training_summary_json: String::new(),
+            job_id: String::new(),
         }
     }
 }

@@ -391,6 +391,19 @@ impl ObjectStorage {
         Ok(keys)
     }
 
+    /// Removes every object under `prefix`; returns how many were removed.
+    pub fn delete_prefix(&self, prefix: &str) -> StorageResult<usize> {
+        let keys = self.list(prefix)?;
+        for key in &keys {
+            let path = Self::path(key)?;
+            match self.runtime.block_on(self.store.delete(&path)) {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.store_error(key, e)),
+            }
+        }
+        Ok(keys.len())
+    }
+
     /// Uploads every file under the local directory `dir` to `prefix/<relative path>`, in
     /// name order, with `commit_file` (a file name at the top of `dir`) last when given:
     /// a reader that finds that object knows the rest is complete. Returns the number of
