@@ -242,6 +242,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
             .add_service(public.jobs())
             .add_service(public.datasets())
             .add_service(public.models())
+            .add_service(public.generations())
             .add_service(public.quality())
             .add_service(public.privacy())
             .serve_with_incoming_shutdown(incoming, async {

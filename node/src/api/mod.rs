@@ -11,6 +11,9 @@
 mod cluster;
 mod convert;
 mod datasets;
+#[cfg(test)]
+mod flow_tests;
+mod generations;
 mod jobs;
 pub mod metrics;
 mod models;
@@ -22,6 +25,8 @@ pub use cluster::ClusterApi;
 pub use convert::default_tenant;
 #[allow(unused_imports)]
 pub use datasets::DatasetApi;
+#[allow(unused_imports)]
+pub use generations::GenerationApi;
 pub use jobs::JobApi;
 #[allow(unused_imports)]
 pub use models::ModelApi;

@@ -2,12 +2,13 @@
 //! server. Each is wrapped so the [`Caller`] the authentication layer recorded reaches it.
 
 use mirage_proto::v1::dataset_service_server::DatasetServiceServer;
+use mirage_proto::v1::generation_service_server::GenerationServiceServer;
 use mirage_proto::v1::job_service_server::JobServiceServer;
 use mirage_proto::v1::model_service_server::ModelServiceServer;
 use mirage_proto::v1::privacy_service_server::PrivacyServiceServer;
 use mirage_proto::v1::quality_service_server::QualityServiceServer;
 
-use super::{DatasetApi, JobApi, ModelApi, PrivacyApi, QualityApi};
+use super::{DatasetApi, GenerationApi, JobApi, ModelApi, PrivacyApi, QualityApi};
 use crate::gateway::Gateway;
 
 /// The most bytes one message may hold (generous: reports and row batches).
@@ -33,6 +34,12 @@ impl PublicServices {
     /// `DatasetService`.
     pub fn datasets(&self) -> DatasetServiceServer<DatasetApi> {
         DatasetServiceServer::new(DatasetApi::new(self.gateway.clone()))
+    }
+
+    /// `GenerationService`.
+    pub fn generations(&self) -> GenerationServiceServer<GenerationApi> {
+        GenerationServiceServer::new(GenerationApi::new(self.gateway.clone()))
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     /// `ModelService`.

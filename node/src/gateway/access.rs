@@ -88,6 +88,23 @@ impl Gateway {
                 "generation {id} has no stored rows (stream-mode generations are read with SampleRows)"
             )));
         }
+        if let Some(job) = generation.spec.job {
+            let state = self.read(|state| state.job(job).map(|j| j.state.clone()))?;
+            match state {
+                Some(mirage_actors::JobState::Succeeded { .. }) => {}
+                Some(other) => {
+                    return Err(status::precondition(format!(
+                        "generation {id}: its rows are not ready, its job {job} is {}; watch it with JobService.WatchJob",
+                        other.name()
+                    )));
+                }
+                None => {
+                    return Err(status::precondition(format!(
+                        "generation {id}: its job {job} is not known to this node yet; retry shortly"
+                    )));
+                }
+            }
+        }
         if !generation.released {
             let gate = self.read(|state| state.report_of(id).map(|r| r.spec.clone()))?;
             if let Some(report) = gate

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod caller;
 pub mod datasets;
+pub mod generations;
 pub mod paging;
 pub mod status;
 #[cfg(test)]

@@ -101,3 +101,39 @@ mod tests {
         test.stop().await
     }
 }
+
+/// The first `rows` rows of the committed Adult demo data as a CSV file in `dir`.
+pub fn adult_sample(dir: &std::path::Path, rows: usize) -> anyhow::Result<std::path::PathBuf> {
+    use std::io::{BufRead, Write};
+    let gz = crate::demo::adult_path()?;
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&gz)?));
+    let path = dir.join(format!("adult-{rows}.csv"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    for line in reader.lines().take(rows + 1) {
+        writeln!(out, "{}", line?)?;
+    }
+    out.flush()?;
+    Ok(path)
+}
+
+/// Waits (up to `timeout`) until job `id` ends and returns its final state.
+pub async fn wait_for_job(
+    gateway: &Gateway,
+    id: mirage_core::JobId,
+    timeout: std::time::Duration,
+) -> anyhow::Result<mirage_actors::JobState> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let state = gateway.read(|s| s.job(id).map(|j| j.state.clone()))?;
+        if let Some(state) = state
+            && state.is_terminal()
+        {
+            return Ok(state);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "job {id} did not end within {timeout:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -194,9 +194,11 @@ fn generate(
         tenant: job.spec.tenant,
         model: id("model_id", model)?,
         job: Some(job.spec.id),
-        rows: done.rows,
+        // As submitted (the gateway records the generation with the same content first).
+        rows: request.rows as u64,
         seed: request.seed,
         url: done.output.clone(),
+        conditions: request.conditions.clone(),
     })];
     if let Some(follow) = request.assess {
         let assess = AssessPayload {

@@ -9,7 +9,7 @@ use super::outcome::{Outcome, Response};
 use crate::error::StateError;
 
 /// A generation as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationSpec {
     /// Its id.
     pub id: GenerationId,
@@ -24,12 +24,16 @@ pub struct GenerationSpec {
     pub rows: u64,
     /// The seed (same seed, same rows).
     pub seed: u64,
-    /// Where the rows are (object-store URL).
+    /// Where the rows are (object-store URL); empty for a stream-mode generation, whose
+    /// rows are sampled when they are read and never stored.
     pub url: String,
+    /// Constraints every row satisfies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<mirage_core::Condition>,
 }
 
 /// A recorded generation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generation {
     /// As recorded.
     pub spec: GenerationSpec,

@@ -134,6 +134,7 @@ impl From<GenerationRecord> for proto::Generation {
             location: generation.location,
             report_id: optional_id_text(generation.report),
             created_at_ms: generation.created_at_ms,
+            ..proto::Generation::default()
         }
     }
 }

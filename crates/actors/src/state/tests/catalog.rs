@@ -42,6 +42,7 @@ fn generation_spec(n: u128) -> GenerationSpec {
         rows: 1_000,
         seed: 7,
         url: format!("file:///gen/{n}.parquet"),
+        conditions: Vec::new(),
     }
 }
 

@@ -162,6 +162,7 @@ fn script() -> Vec<(Command, u64)> {
                 rows: 10,
                 seed: 1,
                 url: "file:///gen/1".into(),
+                conditions: Vec::new(),
             }),
             1_330,
         ),

@@ -1,0 +1,180 @@
+//! `GenerationService`: submit generations, read them, and stream their rows — the
+//! stored rows of a batch generation, or rows sampled on the fly from a warm model for a
+//! stream-mode generation.
+
+use std::pin::Pin;
+
+use mirage_actors::{ClusterState, Generation, JobState};
+use mirage_core::GenerationId;
+use mirage_proto::v1;
+use mirage_proto::v1::generation_service_server::GenerationService;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::gateway::access::parse_id;
+use crate::gateway::{Gateway, caller, generations, status};
+
+/// Rows per streamed batch when the caller leaves it to the server.
+pub const DEFAULT_BATCH_ROWS: usize = 8192;
+/// The most rows per streamed batch.
+pub const MAX_BATCH_ROWS: usize = 65_536;
+
+/// The generation service of one node.
+#[derive(Debug, Clone)]
+pub struct GenerationApi {
+    gateway: Gateway,
+}
+
+impl GenerationApi {
+    /// The service over `gateway`.
+    pub fn new(gateway: Gateway) -> Self {
+        Self { gateway }
+    }
+}
+
+/// The protobuf view of a generation.
+pub fn view(state: &ClusterState, generation: &Generation) -> v1::Generation {
+    let spec = &generation.spec;
+    let job_state = spec.job.and_then(|j| state.job(j)).map(|j| &j.state);
+    let rows_ready = matches!(job_state, Some(JobState::Succeeded { .. }));
+    v1::Generation {
+        id: spec.id.to_string(),
+        tenant_id: spec.tenant.to_string(),
+        model_id: spec.model.to_string(),
+        rows: spec.rows,
+        seed: spec.seed,
+        conditions: spec.conditions.iter().cloned().map(Into::into).collect(),
+        location: (rows_ready && !spec.url.is_empty()).then(|| spec.url.clone()),
+        report_id: state
+            .report_of(spec.id)
+            .map(|r| r.spec.id.to_string())
+            .unwrap_or_default(),
+        created_at_ms: i64::try_from(generation.recorded_at_ms).unwrap_or(i64::MAX),
+        job_id: spec.job.map(|j| j.to_string()).unwrap_or_default(),
+        rows_ready,
+        mode: if spec.url.is_empty() {
+            v1::GenerationMode::Stream
+        } else {
+            v1::GenerationMode::Batch
+        } as i32,
+        released: generation.released,
+    }
+}
+
+/// Encodes `batch` as an Arrow IPC stream (schema, then the batch).
+pub fn encode(batch: &arrow::array::RecordBatch, row_offset: u64) -> Result<v1::RowBatch, Status> {
+    let mut bytes = Vec::with_capacity(batch.get_array_memory_size() + 1024);
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut bytes, &batch.schema())
+        .map_err(|error| status::internal(format!("cannot encode rows: {error}")))?;
+    writer
+        .write(batch)
+        .and_then(|()| writer.finish())
+        .map_err(|error| status::internal(format!("cannot encode rows: {error}")))?;
+    drop(writer);
+    Ok(v1::RowBatch {
+        arrow_ipc: bytes,
+        row_offset,
+        rows: batch.num_rows() as u64,
+    })
+}
+
+type RowStream = Pin<Box<dyn Stream<Item = Result<v1::RowBatch, Status>> + Send>>;
+
+/// Streams the stored rows under `key` in batches of `batch_rows`.
+fn stored_rows(gateway: &Gateway, key: String, batch_rows: usize) -> RowStream {
+    let storage = gateway.storage().clone();
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let send = |item| sender.blocking_send(item).is_ok();
+        let scratch = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(error) => {
+                send(Err(status::internal(format!("no scratch space: {error}"))));
+                return;
+            }
+        };
+        let name = key.rsplit('/').next().unwrap_or("rows");
+        let local = scratch.path().join(name);
+        if let Err(error) = storage.get_file(&key, &local) {
+            send(Err(status::internal(format!(
+                "cannot read the stored rows: {error}"
+            ))));
+            return;
+        }
+        let table = match mirage_data::read_table(&local, &mirage_data::ReadOptions::default()) {
+            Ok(table) => table,
+            Err(error) => {
+                send(Err(status::internal(format!(
+                    "cannot read the stored rows: {error}"
+                ))));
+                return;
+            }
+        };
+        let mut offset = 0u64;
+        for batch in table.batches() {
+            let mut start = 0;
+            while start < batch.num_rows() {
+                let length = batch_rows.min(batch.num_rows() - start);
+                let slice = batch.slice(start, length);
+                if !send(encode(&slice, offset)) {
+                    return;
+                }
+                offset += length as u64;
+                start += length;
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))
+}
+
+#[tonic::async_trait]
+impl GenerationService for GenerationApi {
+    async fn submit_generation(
+        &self,
+        request: Request<v1::SubmitGenerationRequest>,
+    ) -> Result<Response<v1::SubmitGenerationResponse>, Status> {
+        let caller = caller(&request)?;
+        let submitted = generations::submit(&self.gateway, &caller, request.into_inner()).await?;
+        Ok(Response::new(v1::SubmitGenerationResponse {
+            generation_id: submitted.generation.to_string(),
+            job: submitted.job.as_ref().map(|job| convert::job(job, None)),
+        }))
+    }
+
+    async fn get_generation(
+        &self,
+        request: Request<v1::GetGenerationRequest>,
+    ) -> Result<Response<v1::GetGenerationResponse>, Status> {
+        let caller = caller(&request)?;
+        let id: GenerationId = parse_id("generation_id", &request.get_ref().generation_id)?;
+        let generation = self.gateway.generation_for(&caller, id).await?;
+        let view = self.gateway.read(|state| view(state, &generation))?;
+        Ok(Response::new(v1::GetGenerationResponse {
+            generation: Some(view),
+        }))
+    }
+
+    type StreamGenerationStream = RowStream;
+
+    async fn stream_generation(
+        &self,
+        request: Request<v1::StreamGenerationRequest>,
+    ) -> Result<Response<Self::StreamGenerationStream>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let id: GenerationId = parse_id("generation_id", &request.generation_id)?;
+        let batch_rows = match request.batch_rows {
+            0 => DEFAULT_BATCH_ROWS,
+            n => (n as usize).min(MAX_BATCH_ROWS),
+        };
+        let generation = self.gateway.generation_for(&caller, id).await?;
+        if generation.spec.url.is_empty() {
+            return Err(status::precondition(
+                "stream-mode generations are sampled with SampleRows",
+            ));
+        }
+        let key = self.gateway.generation_rows(&caller, id).await?;
+        Ok(Response::new(stored_rows(&self.gateway, key, batch_rows)))
+    }
+}
