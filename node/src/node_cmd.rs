@@ -338,6 +338,27 @@ async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::
         .with_context(|| format!("bootstrapping the cluster from node {}", config.node_id))
 }
 
+/// Puts the caller's credentials on a request: an API key (`MIRAGE_API_KEY`), else the
+/// cluster secret (`MIRAGE_CLUSTER_SECRET`, for operators on a member's machine).
+fn credentials(
+    metadata: &mut tonic::metadata::MetadataMap,
+    api_key: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<()> {
+    if let Some(key) = api_key.filter(|k| !k.trim().is_empty()) {
+        let value = key.trim().parse().map_err(|_| {
+            anyhow::anyhow!("MIRAGE_API_KEY holds characters a header cannot carry")
+        })?;
+        metadata.insert("x-api-key", value);
+    } else if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        let value = secret.parse().map_err(|_| {
+            anyhow::anyhow!("{SECRET_VARIABLE} holds characters a header cannot carry")
+        })?;
+        metadata.insert("x-mirage-cluster-secret", value);
+    }
+    Ok(())
+}
+
 /// Asks the node at `address` (`host:port`) for the cluster status.
 async fn fetch_status(address: &str, timeout: Duration) -> anyhow::Result<ClusterStatus> {
     let uri = if address.contains("://") {
@@ -353,8 +374,14 @@ async fn fetch_status(address: &str, timeout: Duration) -> anyhow::Result<Cluste
         .connect()
         .await
         .with_context(|| format!("cannot connect to a mirage node at {address}"))?;
+    let mut request = tonic::Request::new(GetClusterStatusRequest {});
+    credentials(
+        request.metadata_mut(),
+        std::env::var("MIRAGE_API_KEY").ok(),
+        std::env::var(SECRET_VARIABLE).ok(),
+    )?;
     let response = ClusterServiceClient::new(channel)
-        .get_cluster_status(GetClusterStatusRequest {})
+        .get_cluster_status(request)
         .await
         .map_err(|status| {
             anyhow::anyhow!(

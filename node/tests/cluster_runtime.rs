@@ -29,11 +29,21 @@ async fn register_dataset(cluster: &LocalCluster, url: String) -> DatasetId {
     });
     let answer = response(write_to_leader(cluster, &json(&command), Duration::from_secs(10)).await);
     assert_eq!(answer, Ok(Outcome::Applied));
+    // As if ingested: training waits for a dataset's row count.
+    let ingested = Command::SetDatasetProfile {
+        dataset: id,
+        schema: None,
+        profile: None,
+        rows: Some(2000),
+    };
+    let answer =
+        response(write_to_leader(cluster, &json(&ingested), Duration::from_secs(10)).await);
+    assert_eq!(answer, Ok(Outcome::Applied));
     id
 }
 
 async fn job(addr: &str, id: &str) -> Option<mirage_proto::v1::Job> {
-    JobServiceClient::new(cluster::channel(addr))
+    JobServiceClient::new(cluster::admin_channel(addr))
         .get_job(GetJobRequest {
             job_id: id.to_owned(),
         })
@@ -93,7 +103,7 @@ fn a_training_job_resumes_from_its_checkpoint_when_its_node_is_killed() {
 
         // Submitted through a node that may not lead: the write is forwarded.
         let entry = if leader == 1 { 2 } else { 1 };
-        let submitted = JobServiceClient::new(cluster::channel(&cluster.addr(entry)))
+        let submitted = JobServiceClient::new(cluster::admin_channel(&cluster.addr(entry)))
             .submit_training(SubmitTrainingRequest {
                 dataset_id: dataset.to_string(),
                 model_kind: ModelKind::TabularArgn as i32,

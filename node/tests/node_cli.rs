@@ -67,6 +67,7 @@ fn start(config: &Path, secret: Option<&str>) -> Child {
 /// `mirage cluster status --json` against `port`: the JSON, or None when it fails.
 fn status(port: u16) -> Option<Value> {
     let output = mirage()
+        .env("MIRAGE_CLUSTER_SECRET", SECRET)
         .args(["cluster", "status", "--json", "--addr"])
         .arg(format!("127.0.0.1:{port}"))
         .output()

@@ -3,6 +3,7 @@
 //! read locally (no quorum round trip, so a status answers even without a leader, and each
 //! node reports what it has applied).
 
+use crate::gateway::{Caller, caller};
 use std::sync::Arc;
 
 use mirage_actors::{JobState, NodeSpec};
@@ -43,7 +44,11 @@ impl ClusterApi {
 }
 
 impl ClusterApi {
-    async fn status(&self) -> Result<ClusterStatus, Status> {
+    /// The status as `viewer` may see it: job counts and nodes for everyone, the ids of
+    /// running jobs only for the viewer's own tenant (all of them for the cluster's own
+    /// tenant, which the cluster secret authenticates).
+    async fn status(&self, viewer: &Caller) -> Result<ClusterStatus, Status> {
+        let sees_all = viewer.tenant == crate::api::default_tenant() && viewer.role.is_admin();
         let metrics = self
             .node
             .metrics()
@@ -60,10 +65,10 @@ impl ClusterApi {
                     let slot = match &job.state {
                         JobState::Queued => 0,
                         JobState::Running { node, .. } => {
-                            running
-                                .entry(*node)
-                                .or_default()
-                                .push(job.spec.id.to_string());
+                            let entry = running.entry(*node).or_default();
+                            if sees_all || viewer.owns(job.spec.tenant) {
+                                entry.push(job.spec.id.to_string());
+                            }
                             1
                         }
                         JobState::Succeeded { .. } => 2,
@@ -180,19 +185,21 @@ impl ClusterApi {
 impl ClusterService for ClusterApi {
     async fn get_cluster_status(
         &self,
-        _request: Request<GetClusterStatusRequest>,
+        request: Request<GetClusterStatusRequest>,
     ) -> Result<Response<GetClusterStatusResponse>, Status> {
+        let viewer = caller(&request)?;
         Ok(Response::new(GetClusterStatusResponse {
-            status: Some(self.status().await?),
+            status: Some(self.status(&viewer).await?),
         }))
     }
 
     async fn list_nodes(
         &self,
-        _request: Request<ListNodesRequest>,
+        request: Request<ListNodesRequest>,
     ) -> Result<Response<ListNodesResponse>, Status> {
+        let viewer = caller(&request)?;
         Ok(Response::new(ListNodesResponse {
-            nodes: self.status().await?.nodes,
+            nodes: self.status(&viewer).await?.nodes,
         }))
     }
 }

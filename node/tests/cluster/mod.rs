@@ -327,9 +327,30 @@ pub fn channel(addr: &str) -> Channel {
         .connect_lazy()
 }
 
+/// Adds the cluster secret to a public call: it authenticates as the cluster's own
+/// tenant with the admin role (what operators' tools use).
+#[allow(clippy::result_large_err)]
+pub fn with_secret(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    request
+        .metadata_mut()
+        .insert(SECRET_HEADER, SECRET.parse().expect("ascii secret"));
+    Ok(request)
+}
+
+/// A channel to `addr` whose calls carry the cluster secret.
+pub type SecretChannel = tonic::service::interceptor::InterceptedService<
+    Channel,
+    fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>,
+>;
+
+/// A channel to `addr` with the cluster secret on every call.
+pub fn admin_channel(addr: &str) -> SecretChannel {
+    tonic::service::interceptor::InterceptedService::new(channel(addr), with_secret as fn(_) -> _)
+}
+
 /// The status as node `addr` sees it, or None when it does not answer.
 pub async fn status(addr: &str) -> Option<ClusterStatus> {
-    ClusterServiceClient::new(channel(addr))
+    ClusterServiceClient::new(admin_channel(addr))
         .get_cluster_status(GetClusterStatusRequest {})
         .await
         .ok()?
