@@ -305,7 +305,8 @@ impl ObjectStorage {
         self.or_pulled(key, || self.get_bytes_here(key))
     }
 
-    fn get_bytes_here(&self, key: &str) -> StorageResult<Vec<u8>> {
+    /// The bytes stored under `key` in this store only (never asking other members).
+    pub fn get_bytes_here(&self, key: &str) -> StorageResult<Vec<u8>> {
         let path = Self::path(key)?;
         let bytes = self.runtime.block_on(async {
             let result = self.store.get(&path).await?;
