@@ -12,7 +12,9 @@
 //! have just been written elsewhere wait briefly for it ([`Gateway::read_until`]) before
 //! answering `NOT_FOUND`.
 
+pub mod auth;
 pub mod caller;
+pub mod limits;
 pub mod status;
 #[cfg(test)]
 pub mod testing;
