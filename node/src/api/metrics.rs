@@ -18,6 +18,7 @@ use mirage_actors::{ClusterState, JobState};
 use mirage_core::ids::NodeId as ActorNodeId;
 
 use crate::cluster::ClusterNode;
+use crate::gateway::auth::RpcMetrics;
 use crate::raft::{RaftNodeMetrics, RaftRole};
 
 /// The Prometheus text format's content type.
@@ -27,12 +28,19 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[derive(Debug, Clone)]
 pub struct MetricsSource {
     node: Arc<ClusterNode>,
+    rpc: Option<Arc<RpcMetrics>>,
 }
 
 impl MetricsSource {
     /// The metrics of `node`.
     pub fn new(node: Arc<ClusterNode>) -> Self {
-        Self { node }
+        Self { node, rpc: None }
+    }
+
+    /// Also the public gRPC calls' latencies and codes recorded by the auth layer.
+    pub fn with_rpc(mut self, rpc: Arc<RpcMetrics>) -> Self {
+        self.rpc = Some(rpc);
+        self
     }
 }
 
@@ -75,10 +83,13 @@ async fn metrics(State(source): State<MetricsSource>) -> impl IntoResponse {
             );
         }
     };
-    let text = source
+    let mut text = source
         .node
         .read_local(|machine| render(&raft, machine.state()))
         .unwrap_or_else(|error| format!("# the state is not readable: {error}\n"));
+    if let Some(rpc) = &source.rpc {
+        rpc.render(&mut text);
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], text)
 }
 

@@ -4,6 +4,7 @@
 use mirage_actors::{ApiKey, hash_api_key};
 use tonic::Status;
 
+use crate::cluster::ClusterNode;
 use crate::gateway::Gateway;
 
 /// What every API key starts with, so a key is recognizable (and a secret scanner can find
@@ -52,6 +53,18 @@ where
 impl KeyLookup for Gateway {
     fn lookup(&self, key: &str) -> Result<Option<ApiKey>, Status> {
         self.read(|state| state.authenticate(key).cloned())
+    }
+}
+
+impl KeyLookup for ClusterNode {
+    fn lookup(&self, key: &str) -> Result<Option<ApiKey>, Status> {
+        self.read_local(|machine| machine.state().authenticate(key).cloned())
+            .map_err(|error| {
+                crate::gateway::status::error(
+                    mirage_proto::v1::ErrorCode::Unavailable,
+                    format!("this node cannot check API keys now, retry on another node: {error}"),
+                )
+            })
     }
 }
 

@@ -38,6 +38,23 @@ pub fn is_public_method(path: &str) -> bool {
     false
 }
 
+/// Whether `path` answers without credentials too: the cluster's status, which shows no
+/// tenant's data (the same figures `/metrics` serves) and lets `mirage cluster status` and
+/// health checks work without a key. Credentials, when sent, are still checked.
+pub fn is_open_method(path: &str) -> bool {
+    path == "/mirage.v1.ClusterService/GetClusterStatus"
+}
+
+fn has_credentials(headers: &http::HeaderMap) -> bool {
+    [
+        super::API_KEY_HEADER,
+        super::CLUSTER_SECRET_HEADER,
+        http::header::AUTHORIZATION.as_str(),
+    ]
+    .iter()
+    .any(|name| headers.contains_key(*name))
+}
+
 /// Builds [`AuthService`]s. Clones share the authenticator, limiter and metrics.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
@@ -66,6 +83,21 @@ impl AuthLayer {
                 metrics,
             }),
         }
+    }
+
+    /// The layer of a node: API keys from its replica (`keys`), the cluster `secret`, the
+    /// `[auth]` and `[rate_limits]` of its `config`.
+    pub fn for_node(
+        config: &mirage_core::config::NodeConfig,
+        keys: Arc<dyn super::KeyLookup>,
+        secret: crate::raft::ClusterSecret,
+        metrics: Arc<RpcMetrics>,
+    ) -> Self {
+        Self::new(
+            Authenticator::new(keys, Some(secret), &config.auth),
+            RateLimiter::new(&config.rate_limits),
+            metrics,
+        )
     }
 
     /// The metrics this layer records into.
@@ -130,11 +162,12 @@ where
                 let start = Instant::now();
                 let admitted = admit(&shared, &path, request.headers()).await;
                 let mut response = match admitted {
-                    Ok(caller) => {
+                    Ok(Some(caller)) => {
                         tracing::Span::current().record("tenant", tracing::field::display(caller.tenant));
                         request.extensions_mut().insert(caller);
                         inner.call(request).await?
                     }
+                    Ok(None) => inner.call(request).await?,
                     Err(status) => {
                         tracing::info!(code = ?status.code(), message = status.message(), "refused");
                         status.into_http()
@@ -151,14 +184,22 @@ where
     }
 }
 
-/// Authenticates and rate-limits one call.
-async fn admit(shared: &Shared, path: &str, headers: &http::HeaderMap) -> Result<Caller, Status> {
+/// Authenticates and rate-limits one call; `None` for an open method called without
+/// credentials.
+async fn admit(
+    shared: &Shared,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Result<Option<Caller>, Status> {
+    if is_open_method(path) && !has_credentials(headers) {
+        return Ok(None);
+    }
     let caller = shared.authenticator.authenticate(headers).await?;
     shared
         .limiter
         .check(caller.tenant, path, Instant::now())
         .map_err(|limited| limited.to_status())?;
-    Ok(caller)
+    Ok(Some(caller))
 }
 
 /// The request's id: the client's `x-request-id` when it is a sane token, else a new one,

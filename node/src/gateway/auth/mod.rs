@@ -7,24 +7,24 @@
 //! - `metrics.rs`: [`RpcMetrics`], per-method latency and status counts for Prometheus.
 //! - `layer.rs`: [`AuthLayer`]: request id, authentication, rate limit, metrics, for
 //!   every public method of a tonic server.
+//! - `client_credentials.rs`: what the CLI presents (`MIRAGE_API_KEY`, the secret).
 //! - `tls.rs`: the `[tls]` settings as tonic server and client configs.
 
-mod api_key;
-mod authenticator;
-mod jwks;
-mod layer;
-mod metrics;
-mod oidc;
+pub mod api_key;
+pub mod authenticator;
+pub mod client_credentials;
+pub mod jwks;
+pub mod layer;
+pub mod metrics;
+pub mod oidc;
 #[cfg(test)]
 mod tests;
 pub mod tls;
 
-pub use api_key::{
-    API_KEY_PREFIX, KeyLookup, fixed_keys, generate_api_key, key_subject, looks_like_api_key,
-};
+pub use api_key::{KeyLookup, fixed_keys, generate_api_key, looks_like_api_key};
 pub use authenticator::{API_KEY_HEADER, Authenticator, CLUSTER_SECRET_HEADER, default_tenant};
-pub use jwks::{JwksCache, JwksError, JwksSource};
-pub use layer::{AuthLayer, AuthService, REQUEST_ID_HEADER, is_public_method};
+pub use client_credentials::attach_env_credentials;
+pub use layer::{AuthLayer, REQUEST_ID_HEADER, is_public_method};
 pub use metrics::RpcMetrics;
 pub use oidc::OidcVerifier;
 

@@ -4,8 +4,8 @@
 //! - `limiter.rs`: [`RateLimiter`], the buckets of every tenant and method, sized from
 //!   `[rate_limits]`, and the `RESOURCE_EXHAUSTED` status of a refusal ([`RateLimited`]).
 
-mod bucket;
-mod limiter;
+pub mod bucket;
+pub mod limiter;
 
 pub use bucket::TokenBucket;
-pub use limiter::{RETRY_AFTER_KEY, RateLimited, RateLimiter, method_name};
+pub use limiter::{RETRY_AFTER_KEY, RateLimiter};

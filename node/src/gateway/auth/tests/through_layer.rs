@@ -156,6 +156,19 @@ async fn the_layer_authenticates_limits_and_counts() {
     let response = exhausted.expect("tenant a was limited");
     assert!(response.headers().get(RETRY_AFTER_KEY).is_some());
 
+    // The cluster status answers without credentials, but checks them when sent.
+    let status_path = "/mirage.v1.ClusterService/GetClusterStatus";
+    let response = service
+        .call(call(status_path, &[]))
+        .await
+        .expect("infallible");
+    assert_eq!(grpc_status(&response), None);
+    let response = service
+        .call(call(status_path, &[("x-api-key", &generate_api_key())]))
+        .await
+        .expect("infallible");
+    assert_eq!(grpc_status(&response), Some("16"));
+
     // Internal calls pass untouched: no caller, no request id, not counted.
     let response = service
         .call(call("/mirage.v1.RaftInternal/Vote", &[]))
