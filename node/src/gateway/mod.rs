@@ -13,6 +13,7 @@
 //! answering `NOT_FOUND`.
 
 pub mod caller;
+pub mod serving;
 pub mod status;
 #[cfg(test)]
 pub mod testing;
