@@ -180,6 +180,9 @@ pub struct ServingConfig {
     pub max_batch_rows: u32,
     /// Batches sampled ahead of a slow client before sampling waits for it.
     pub prefetch_batches: u32,
+    /// Most bytes of one streamed message: a batch that encodes larger is sent as several
+    /// smaller ones. gRPC clients refuse messages over 4 MiB unless told otherwise.
+    pub max_message_bytes: u64,
 }
 
 impl Default for ServingConfig {
@@ -191,6 +194,7 @@ impl Default for ServingConfig {
             default_batch_rows: 4096,
             max_batch_rows: 65_536,
             prefetch_batches: 4,
+            max_message_bytes: 4_000_000,
         }
     }
 }
@@ -213,6 +217,12 @@ impl ServingConfig {
             if value == 0 {
                 return Err(invalid(field, "must be at least 1"));
             }
+        }
+        if self.max_message_bytes < 65_536 {
+            return Err(invalid(
+                "serving.max_message_bytes",
+                "must be at least 65536: smaller messages cost more framing than rows",
+            ));
         }
         if self.default_batch_rows > self.max_batch_rows {
             return Err(invalid(
@@ -437,13 +447,14 @@ mod tests {
         assert_eq!(config.serving.max_batch_rows, 65_536);
         let unknown = serde_json::from_str::<NodeConfig>(r#"{"serving": {"cache_size": 5}}"#);
         assert!(unknown.is_err(), "unknown serving keys are refused");
-        let cases: [(fn(&mut ServingConfig), &str); 7] = [
+        let cases: [(fn(&mut ServingConfig), &str); 8] = [
             (|s| s.cache_bytes = 0, "serving.cache_bytes"),
             (|s| s.ttl_secs = 0, "serving.ttl_secs"),
             (|s| s.max_stream_rows = 0, "serving.max_stream_rows"),
             (|s| s.default_batch_rows = 0, "serving.default_batch_rows"),
             (|s| s.max_batch_rows = 0, "serving.max_batch_rows"),
             (|s| s.prefetch_batches = 0, "serving.prefetch_batches"),
+            (|s| s.max_message_bytes = 1000, "serving.max_message_bytes"),
             (
                 |s| s.default_batch_rows = s.max_batch_rows + 1,
                 "serving.default_batch_rows",

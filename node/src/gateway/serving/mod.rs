@@ -11,6 +11,8 @@
 //! A call reads the model's record from this node's applied state and never writes
 //! through Raft, so one row costs one RPC.
 
+#[cfg(test)]
+mod bench;
 pub mod cache;
 pub mod conditions;
 pub mod ipc;

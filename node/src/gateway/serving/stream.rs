@@ -19,7 +19,6 @@ use tracing::{debug, instrument, warn};
 use super::cache::ModelCache;
 use super::conditions;
 use super::ipc::BatchEncoder;
-use super::metrics::ServingMetrics;
 use super::request::SamplePlan;
 use crate::gateway::{Caller, Gateway, Need, caller, status};
 
@@ -45,7 +44,8 @@ pub async fn sample_rows(
     Ok(response)
 }
 
-/// The rows `request` asks for, for `caller`: batches of `batch_rows` rows, in order;
+/// The rows `request` asks for, for `caller`: batches of `batch_rows` rows (cut smaller
+/// where a batch would exceed `serving.max_message_bytes`), in order;
 /// the same model, seed, conditions and batch size give the same bytes. A model of
 /// another tenant is `NOT_FOUND`, like one that does not exist.
 pub async fn sample_stream(
@@ -88,7 +88,7 @@ async fn open(
     let (sender, receiver) = mpsc::channel(cache.config().prefetch_batches.max(1) as usize);
     let seed = plan.seed;
     let cache = cache.clone();
-    tokio::task::spawn_blocking(move || produce(model, plan, &sender, cache.metrics()));
+    tokio::task::spawn_blocking(move || produce(model, plan, &sender, &cache));
     Ok((seed, ReceiverStream::new(receiver)))
 }
 
@@ -97,8 +97,10 @@ fn produce(
     model: Arc<dyn Synthesizer>,
     plan: SamplePlan,
     sender: &mpsc::Sender<Result<v1::RowBatch, Status>>,
-    metrics: &ServingMetrics,
+    cache: &ModelCache,
 ) {
+    let metrics = cache.metrics();
+    let max_message_bytes = usize::try_from(cache.config().max_message_bytes).unwrap_or(usize::MAX);
     let started = Instant::now();
     let request = SampleRequest {
         rows: plan.rows as usize,
@@ -124,17 +126,19 @@ fn produce(
             Ok(batch) => batch,
             Err(error) => return failed(sent, &error, error.code().into()),
         };
-        let message = match encoder.encode(&batch, sent) {
-            Ok(message) => message,
+        let messages = match encoder.encode_within(&batch, sent, max_message_bytes) {
+            Ok(messages) => messages,
             Err(error) => return failed(sent, &error, v1::ErrorCode::Internal),
         };
-        let rows = message.rows;
-        if sender.blocking_send(Ok(message)).is_err() {
-            debug!(model = %plan.model, sent, "the client went away; sampling stopped");
-            return;
+        for message in messages {
+            let rows = message.rows;
+            if sender.blocking_send(Ok(message)).is_err() {
+                debug!(model = %plan.model, sent, "the client went away; sampling stopped");
+                return;
+            }
+            sent += rows;
+            metrics.rows_generated(rows);
         }
-        sent += rows;
-        metrics.rows_generated(rows);
     }
     let elapsed = started.elapsed();
     // Per call, so debug: a one-row call must not pay for a log line.
