@@ -447,7 +447,8 @@ mod tests {
         assert_eq!(config.serving.max_batch_rows, 65_536);
         let unknown = serde_json::from_str::<NodeConfig>(r#"{"serving": {"cache_size": 5}}"#);
         assert!(unknown.is_err(), "unknown serving keys are refused");
-        let cases: [(fn(&mut ServingConfig), &str); 8] = [
+        type Change = fn(&mut ServingConfig);
+        let cases: [(Change, &str); 8] = [
             (|s| s.cache_bytes = 0, "serving.cache_bytes"),
             (|s| s.ttl_secs = 0, "serving.ttl_secs"),
             (|s| s.max_stream_rows = 0, "serving.max_stream_rows"),

@@ -25,5 +25,8 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
+// Unused until `mirage node` serves GenerationService (the lead wires it).
+#[allow(unused_imports)]
 pub use cache::ModelCache;
+#[allow(unused_imports)]
 pub use stream::{RowStream, SEED_HEADER, sample_rows, sample_stream};
