@@ -237,12 +237,12 @@ impl Inner {
         let loaded = match result {
             Ok(loaded) => loaded,
             Err(error) => {
-                self.metrics.loaded(false);
+                self.metrics.load_failed();
                 warn!(model = %model, %error, "model load failed");
                 return Err(error);
             }
         };
-        self.metrics.loaded(true);
+        self.metrics.loaded(loaded.bytes);
         state.uses += 1;
         let used_at = state.uses;
         state.bytes += loaded.bytes;

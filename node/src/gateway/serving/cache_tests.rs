@@ -139,6 +139,7 @@ async fn least_recently_used_models_go_first_beyond_the_budget() -> anyhow::Resu
     assert_eq!(counters.misses, 3);
     assert_eq!(counters.evicted_for_capacity, 1);
     assert_eq!(loader.loads.load(Ordering::SeqCst), 3);
+    assert_eq!(counters.loaded_bytes, 300);
     Ok(())
 }
 

@@ -111,7 +111,12 @@ impl ModelLoader for StoreLoader {
                     self.scratch.display()
                 ))
             })?;
-        let key = key.trim_matches('/');
+        // The registered location is the key prefix (`models/<id>`); a full URL into
+        // this store is accepted too.
+        let key = key
+            .strip_prefix(self.storage.url())
+            .unwrap_or(key)
+            .trim_matches('/');
         let local = dir.path().join("model");
         match self.storage.download_prefix(key, &local) {
             Ok(_) => {}
@@ -160,4 +165,24 @@ pub fn estimate_bytes(dir: &Path) -> u64 {
             .sum()
     }
     walk(dir).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_estimated_at_the_size_of_its_files() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        assert_eq!(estimate_bytes(dir.path()), 1, "never zero");
+        std::fs::write(dir.path().join("parameters.json"), vec![b'1'; 1000])?;
+        std::fs::create_dir(dir.path().join("extra"))?;
+        std::fs::write(
+            dir.path().join("extra").join("weights.safetensors"),
+            [0u8; 24],
+        )?;
+        assert_eq!(estimate_bytes(dir.path()), 1024);
+        assert_eq!(estimate_bytes(&dir.path().join("missing")), 1);
+        Ok(())
+    }
 }

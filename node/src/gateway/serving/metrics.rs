@@ -10,6 +10,7 @@ pub struct ServingMetrics {
     hits: AtomicU64,
     misses: AtomicU64,
     loads: AtomicU64,
+    loaded_bytes: AtomicU64,
     load_failures: AtomicU64,
     evicted_for_capacity: AtomicU64,
     evicted_for_ttl: AtomicU64,
@@ -25,6 +26,8 @@ pub struct MetricsSnapshot {
     pub misses: u64,
     /// Models loaded from the object store.
     pub loads: u64,
+    /// Their estimated memory, summed over every load, in bytes.
+    pub loaded_bytes: u64,
     /// Loads that failed.
     pub load_failures: u64,
     /// Models dropped to stay within the cache's memory budget.
@@ -61,9 +64,15 @@ impl ServingMetrics {
         bump(&self.misses, 1);
     }
 
-    /// A model was loaded (`ok`) or failed to load.
-    pub fn loaded(&self, ok: bool) {
-        bump(if ok { &self.loads } else { &self.load_failures }, 1);
+    /// A model of `bytes` (estimated) was loaded.
+    pub fn loaded(&self, bytes: u64) {
+        bump(&self.loads, 1);
+        bump(&self.loaded_bytes, bytes);
+    }
+
+    /// A model failed to load.
+    pub fn load_failed(&self) {
+        bump(&self.load_failures, 1);
     }
 
     /// A model was dropped for the memory budget.
@@ -88,6 +97,7 @@ impl ServingMetrics {
             hits: read(&self.hits),
             misses: read(&self.misses),
             loads: read(&self.loads),
+            loaded_bytes: read(&self.loaded_bytes),
             load_failures: read(&self.load_failures),
             evicted_for_capacity: read(&self.evicted_for_capacity),
             evicted_for_ttl: read(&self.evicted_for_ttl),
@@ -128,6 +138,12 @@ impl ServingMetrics {
             "counter",
             "Models loaded from the object store into the cache.",
             &[("", now.loads)],
+        );
+        family(
+            "mirage_model_cache_loaded_bytes_total",
+            "counter",
+            "Estimated memory of the models loaded, summed over every load, in bytes.",
+            &[("", now.loaded_bytes)],
         );
         family(
             "mirage_model_cache_load_failures_total",
@@ -175,7 +191,8 @@ mod tests {
         metrics.hit();
         metrics.hit();
         metrics.miss();
-        metrics.loaded(true);
+        metrics.loaded(300);
+        metrics.load_failed();
         metrics.evicted_for_ttl();
         metrics.rows_generated(42);
         let mut out = String::new();
@@ -193,7 +210,8 @@ mod tests {
             "mirage_model_cache_hits_total 2",
             "mirage_model_cache_misses_total 1",
             "mirage_model_cache_loads_total 1",
-            "mirage_model_cache_load_failures_total 0",
+            "mirage_model_cache_loaded_bytes_total 300",
+            "mirage_model_cache_load_failures_total 1",
             "mirage_model_cache_evictions_total{reason=\"capacity\"} 0",
             "mirage_model_cache_evictions_total{reason=\"ttl\"} 1",
             "mirage_model_cache_models 1",

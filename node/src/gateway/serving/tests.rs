@@ -203,6 +203,16 @@ async fn refusals_name_what_to_fix_and_hide_other_tenants() -> anyhow::Result<()
         refused.message().contains("train the model again"),
         "{refused:?}"
     );
+
+    // A location written as a full URL into the store finds the same files.
+    let alias = ModelId::new();
+    let url = format!("{}/models/{model}", gateway.storage().url());
+    register_model(gateway, &owner, alias, &url).await?;
+    let rows: Vec<v1::RowBatch> = sample_stream(gateway, &cache, &owner, sample(alias, 3))
+        .await?
+        .collect::<Result<_, _>>()
+        .await?;
+    assert_eq!(rows.iter().map(|b| b.rows).sum::<u64>(), 3);
     test.stop().await
 }
 
