@@ -4,7 +4,7 @@
 //! keeps sampling from a model even if the cache drops it meanwhile. The memory budget is
 //! in bytes, estimated per model from its stored files ([`super::loader::estimate_bytes`]).
 //! Beyond the budget the least recently used models go; a model unused for the TTL goes at
-//! the next access (or [`ModelCache::sweep`]). A model larger than the whole budget is
+//! the next access, or at the next sweep of [`ModelCache::spawn_sweeper`]'s task. A model larger than the whole budget is
 //! still served and kept, alone, until something else is loaded or its TTL passes.
 //!
 //! Loads are single-flight: the first request for a cold model starts its load on a
@@ -133,6 +133,26 @@ impl ModelCache {
         let now = (self.inner.clock)();
         let mut state = self.inner.lock();
         self.inner.expire(&mut state, now);
+    }
+
+    /// Sweeps expired models every quarter TTL (at most every minute) in the background,
+    /// so idle models leave memory without waiting for a request. The task ends once
+    /// every clone of the cache is dropped.
+    pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let period =
+            (self.inner.ttl() / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        let cache = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(inner) = cache.upgrade() else {
+                    return;
+                };
+                ModelCache { inner }.sweep();
+            }
+        })
     }
 
     /// Model `model`, warm: from the cache, or loaded from the object key prefix `key`

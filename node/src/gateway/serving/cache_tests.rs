@@ -262,3 +262,24 @@ async fn a_load_finishes_when_its_request_goes_away() -> anyhow::Result<()> {
     assert_eq!(loader.loads.load(Ordering::SeqCst), 1);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_drops_idle_models_without_requests() -> anyhow::Result<()> {
+    let loader = FakeLoader {
+        bytes: 10,
+        ..FakeLoader::default()
+    };
+    let (cache, _, clock) = cache(config(1 << 20, 1), loader);
+    cache.get(model(1), "models/a").await?;
+    let sweeper = cache.spawn_sweeper();
+    clock.advance(Duration::from_secs(2));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cache.is_warm(model(1)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cache.is_warm(model(1)), "swept with no request");
+    assert_eq!(cache.occupancy().bytes, 0);
+    drop(cache);
+    tokio::time::timeout(Duration::from_secs(5), sweeper).await??;
+    Ok(())
+}
