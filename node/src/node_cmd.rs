@@ -222,13 +222,20 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         spec.clone(),
         config.flight_addr.to_string(),
     ));
+    // Models stay warm on this node for streaming (`SampleRows`, stream-mode generations).
+    let cache = crate::gateway::serving::ModelCache::new(
+        config.serving.clone(),
+        storage.clone(),
+        config.data_dir.join("serving-cache"),
+    );
+    let _sweeper = cache.spawn_sweeper();
     let gateway = Gateway::new(
         Arc::clone(&node),
         Arc::clone(&client) as Arc<dyn StateClient>,
         storage,
         runtime.hub().clone(),
     );
-    let public = crate::api::PublicServices::new(gateway.clone());
+    let public = crate::api::PublicServices::new(gateway.clone(), cache.clone());
     // Every public call is authenticated, rate-limited and measured (gateway::auth).
     let rpc_metrics = Arc::new(crate::gateway::auth::RpcMetrics::new());
     let auth = crate::gateway::auth::AuthLayer::for_node(
@@ -246,10 +253,15 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = tokio::spawn(crate::api::metrics::serve(
         metrics_listener,
-        crate::api::metrics::MetricsSource::new(Arc::clone(&node)).with_section({
-            let rpc = Arc::clone(&rpc_metrics);
-            Arc::new(move |out: &mut String| rpc.render(out))
-        }),
+        crate::api::metrics::MetricsSource::new(Arc::clone(&node))
+            .with_section({
+                let rpc = Arc::clone(&rpc_metrics);
+                Arc::new(move |out: &mut String| rpc.render(out))
+            })
+            .with_section({
+                let cache = cache.clone();
+                Arc::new(move |out: &mut String| cache.render(out))
+            }),
         async {
             let _ = metrics_stopped.await;
         },

@@ -64,12 +64,6 @@ fn start(config: &Path, secret: Option<&str>) -> Child {
     command.spawn().expect("spawn mirage node")
 }
 
-/// `mirage cluster status --json` against `port` with the test clusters' secret: the
-/// JSON, or None when it fails.
-fn status(port: u16) -> Option<Value> {
-    status_as(port, None)
-}
-
 /// `mirage cluster status --json` against `port`, authenticated by the API `key` when
 /// given (else the test clusters' secret).
 fn status_as(port: u16, key: Option<&str>) -> Option<Value> {

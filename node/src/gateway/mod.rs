@@ -24,6 +24,7 @@ pub mod generations;
 pub mod limits;
 pub mod paging;
 pub mod peers;
+pub mod serving;
 pub mod status;
 #[cfg(test)]
 pub mod testing;
