@@ -520,6 +520,7 @@ mod tests {
             node_id: 2,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7720)),
             actor_addr: None,
+            flight_addr: None,
         });
         let error = cluster_secret(&config, None, "x.toml").expect_err("no secret");
         assert!(error.to_string().contains(SECRET_VARIABLE), "{error}");

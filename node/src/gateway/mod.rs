@@ -15,6 +15,7 @@
 pub mod access;
 pub mod caller;
 pub mod datasets;
+pub mod flight;
 pub mod status;
 #[cfg(test)]
 pub mod testing;
