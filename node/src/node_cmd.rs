@@ -36,6 +36,7 @@ use tonic::transport::{Endpoint, Server};
 
 use crate::api::{ClusterApi, JobApi};
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
+use crate::gateway::flight;
 use crate::jobs::{NodeJobRunner, ObjectStorage};
 use crate::node_runtime::{NodeRuntime, RuntimeParts};
 use crate::raft::{ClusterSecret, GrpcTransport, NodeId, RaftGrpcServer, RaftNode, RaftNodeConfig};
@@ -189,7 +190,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let store_url = config.object_store_url();
     let storage = ObjectStorage::open(&store_url, tokio::runtime::Handle::current())
         .with_context(|| format!("node {}: object_store {store_url}", config.node_id))?;
-    let runner = Arc::new(NodeJobRunner::new(storage, &config.data_dir));
+    let runner = Arc::new(NodeJobRunner::new(storage.clone(), &config.data_dir));
     let runtime = NodeRuntime::start(RuntimeParts {
         spec: spec.clone(),
         raft: Arc::clone(&node),
@@ -222,6 +223,26 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         crate::api::metrics::MetricsSource::new(Arc::clone(&node)),
         async {
             let _ = metrics_stopped.await;
+        },
+    ));
+    // Arrow Flight on flight_addr: bulk upload and download (the gateway's flight module).
+    let flight_listener = tokio::net::TcpListener::bind(config.flight_addr)
+        .await
+        .with_context(|| format!("cannot listen on flight_addr {}", config.flight_addr))?;
+    let flight_gateway = crate::gateway::Gateway::new(
+        Arc::clone(&node),
+        Arc::clone(&client) as Arc<dyn StateClient>,
+        storage,
+        runtime.hub().clone(),
+    );
+    let flight_service = flight::FlightGateway::new(flight_gateway, flight::locations(&config))
+        .with_scratch(config.data_dir.join("flight"));
+    let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flight_server = tokio::spawn(flight::serve(
+        flight_listener,
+        flight::flight_server(flight_service),
+        async {
+            let _ = flight_stopped.await;
         },
     ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -260,6 +281,13 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::debug!("the metrics server did not stop in time");
+    }
+    let _ = flight_stop.send(());
+    if tokio::time::timeout(Duration::from_secs(2), flight_server)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the Flight server did not stop in time");
     }
     let _ = stop.send(());
     if !server.is_finished()

@@ -34,8 +34,6 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::gateway::Gateway;
 
-
-
 /// The largest gRPC message the Flight server sends or accepts: a record batch is one
 /// message, so this bounds the batch a client may upload in one piece.
 pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
@@ -95,13 +93,13 @@ pub async fn serve<S>(
 where
     S: tonic::codegen::Service<
             tonic::codegen::http::Request<tonic::body::Body>,
-            Response = tonic::codegen::http::Response<tonic::body::Body>,
             Error = std::convert::Infallible,
         > + NamedService
         + Clone
         + Send
         + Sync
         + 'static,
+    S::Response: axum::response::IntoResponse,
     S::Future: Send + 'static,
 {
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

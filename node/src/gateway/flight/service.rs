@@ -5,7 +5,7 @@
 use std::pin::Pin;
 
 use arrow::array::RecordBatch;
-use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::decode::{DecodedPayload, FlightDataDecoder};
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
@@ -21,8 +21,8 @@ use tracing::{info, instrument};
 
 use super::target::{FlightTarget, upload_name};
 use super::{FlightGateway, stored, upload};
-use crate::gateway::datasets::{check_name, create_dataset};
 use crate::gateway::access::parse_id;
+use crate::gateway::datasets::{check_name, create_dataset};
 use crate::gateway::{Need, caller, status};
 
 /// The streams this service answers with.
@@ -47,7 +47,9 @@ fn upload_error(error: FlightError) -> Status {
         FlightError::Tonic(status) => *status,
         other => status::invalid(
             "upload",
-            format!("cannot decode the uploaded Arrow data: {other}; send Arrow IPC record batches"),
+            format!(
+                "cannot decode the uploaded Arrow data: {other}; send Arrow IPC record batches"
+            ),
         ),
     }
 }
@@ -147,7 +149,9 @@ impl FlightService for FlightGateway {
         let (located, described) = described
             .pop()
             .ok_or_else(|| status::internal("describing a table returned nothing"))?;
-        Ok(Response::new(self.flight_info(&located, described.as_ref())?))
+        Ok(Response::new(
+            self.flight_info(&located, described.as_ref())?,
+        ))
     }
 
     async fn poll_flight_info(
@@ -186,7 +190,10 @@ impl FlightService for FlightGateway {
     }
 
     #[instrument(skip_all)]
-    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
         let caller = caller(&request)?;
         caller.require(Need::Read, "pulling rows")?;
         let target = FlightTarget::from_ticket(request.get_ref())?;
@@ -248,7 +255,16 @@ impl FlightService for FlightGateway {
         let data = futures::stream::once(async move { Ok(first) })
             .chain(messages)
             .map_err(FlightError::from);
-        let batches = FlightRecordBatchStream::new_from_flight_data(data).map_err(upload_error);
+        // The low-level decoder lets a second schema message through, so a schema change
+        // mid-stream is refused by `store_upload` with a message that says so.
+        let batches = FlightDataDecoder::new(data)
+            .map_err(upload_error)
+            .try_filter_map(|decoded| async move {
+                Ok(match decoded.payload {
+                    DecodedPayload::RecordBatch(batch) => Some(batch),
+                    DecodedPayload::Schema(_) | DecodedPayload::None => None,
+                })
+            });
         let stored = upload::store_upload(
             self.gateway.storage().clone(),
             self.scratch.clone(),
@@ -301,9 +317,8 @@ impl FlightService for FlightGateway {
             ));
         }
         caller.require(Need::Admin, "releasing a generation")?;
-        let text = std::str::from_utf8(&action.body).map_err(|_| {
-            status::invalid("body", "send the generation id as UTF-8 text")
-        })?;
+        let text = std::str::from_utf8(&action.body)
+            .map_err(|_| status::invalid("body", "send the generation id as UTF-8 text"))?;
         let id = parse_id::<mirage_core::GenerationId>("body", text)?;
         self.gateway.generation_for(&caller, id).await?;
         self.gateway

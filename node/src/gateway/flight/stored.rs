@@ -89,6 +89,8 @@ fn local_copy(
     if let Some(file) = storage.local_file(key) {
         return Ok((file, None));
     }
+    std::fs::create_dir_all(scratch)
+        .map_err(|e| status::internal(format!("cannot create scratch space: {e}")))?;
     let dir = tempfile::Builder::new()
         .prefix("mirage-flight-get")
         .tempdir_in(scratch)
@@ -160,7 +162,9 @@ pub fn describe(
     if magic != b"PAR1" {
         return Err(corrupt(key, "it does not end with the Parquet magic"));
     }
-    let length = u64::from(u32::from_le_bytes([length[0], length[1], length[2], length[3]]));
+    let length = u64::from(u32::from_le_bytes([
+        length[0], length[1], length[2], length[3],
+    ]));
     if length + FOOTER_TAIL > bytes {
         return Err(corrupt(key, "its footer length exceeds the file"));
     }

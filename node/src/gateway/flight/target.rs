@@ -113,7 +113,10 @@ mod tests {
         let dataset = FlightTarget::Dataset(DatasetId::new());
         let generation = FlightTarget::Generation(GenerationId::new());
         for target in [dataset, generation] {
-            assert_eq!(FlightTarget::from_ticket(&target.ticket()).ok(), Some(target));
+            assert_eq!(
+                FlightTarget::from_ticket(&target.ticket()).ok(),
+                Some(target)
+            );
             assert_eq!(
                 FlightTarget::from_descriptor(&target.descriptor()).ok(),
                 Some(target)
@@ -133,7 +136,11 @@ mod tests {
         let refused = FlightTarget::from_descriptor(&command).expect_err("command");
         assert!(refused.message().contains("datasets"));
         let refused = upload_name(None).expect_err("none");
-        assert!(refused.message().contains("[\"datasets\", <new dataset name>]"));
+        assert!(
+            refused
+                .message()
+                .contains("[\"datasets\", <new dataset name>]")
+        );
         let wrong = FlightDescriptor::new_path(vec!["models".into(), "x".into()]);
         assert_eq!(
             upload_name(Some(&wrong)).expect_err("models").code(),

@@ -137,7 +137,8 @@ fn write_and_store(
         status::internal(format!("cannot write the upload to scratch space: {e}"))
     };
     let out = std::fs::File::create(file).map_err(|e| failed(&e))?;
-    let mut writer = ArrowWriter::try_new(out, schema, Some(properties())).map_err(|e| failed(&e))?;
+    let mut writer =
+        ArrowWriter::try_new(out, schema, Some(properties())).map_err(|e| failed(&e))?;
     loop {
         match batches.blocking_recv() {
             Some(Message::Batch(batch)) => writer.write(&batch).map_err(|e| failed(&e))?,
@@ -176,6 +177,8 @@ where
     check_schema(&schema)?;
     let id = uuid::Uuid::new_v4();
     let key = format!("uploads/{id}/data.parquet");
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| status::internal(format!("cannot create scratch space: {e}")))?;
     let dir = tempfile::Builder::new()
         .prefix("mirage-flight-put")
         .tempdir_in(&scratch)
@@ -256,7 +259,11 @@ mod tests {
             (
                 Schema::new(vec![Field::new(
                     "tags",
-                    DataType::List(std::sync::Arc::new(Field::new("item", DataType::Utf8, true))),
+                    DataType::List(std::sync::Arc::new(Field::new(
+                        "item",
+                        DataType::Utf8,
+                        true,
+                    ))),
                     true,
                 )]),
                 "column \"tags\" has type",
@@ -265,7 +272,11 @@ mod tests {
         for (schema, expected) in cases {
             let refused = check_schema(&schema).expect_err(expected);
             assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-            assert!(refused.message().contains(expected), "{}", refused.message());
+            assert!(
+                refused.message().contains(expected),
+                "{}",
+                refused.message()
+            );
         }
     }
 }
