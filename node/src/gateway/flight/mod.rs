@@ -22,6 +22,8 @@ pub mod target;
 pub mod upload;
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
@@ -37,6 +39,10 @@ use crate::gateway::Gateway;
 /// The largest gRPC message the Flight server sends or accepts: a record batch is one
 /// message, so this bounds the batch a client may upload in one piece.
 pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
+
+/// The largest HTTP/2 frame the server accepts; clients pulling large tables should set
+/// the same on their channel (`Endpoint::max_frame_size`).
+pub const MAX_FRAME_BYTES: u32 = 1024 * 1024;
 
 /// Arrow Flight for a node's gateway. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -107,6 +113,8 @@ where
         // Bulk transfers: large windows keep a fast link busy.
         .initial_stream_window_size(Some(8 * 1024 * 1024))
         .initial_connection_window_size(Some(32 * 1024 * 1024))
+        // Fewer, larger HTTP/2 frames for uploads (the default is 16 KiB).
+        .max_frame_size(Some(MAX_FRAME_BYTES))
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -92,6 +92,7 @@ impl Harness {
         let channel = Channel::from_shared(format!("http://{}", self.address))?
             .initial_stream_window_size(Some(8 * 1024 * 1024))
             .initial_connection_window_size(Some(32 * 1024 * 1024))
+            .max_frame_size(super::MAX_FRAME_BYTES)
             .connect()
             .await?;
         let inner = arrow_flight::flight_service_client::FlightServiceClient::new(channel)
@@ -308,7 +309,7 @@ async fn an_uploaded_adult_sample_is_ingested_described_and_pulled_back() -> any
 }
 
 /// Registers a dataset, a model of it and a generation stored under `key`.
-async fn record_generation(
+pub(super) async fn record_generation(
     harness: &Harness,
     caller: &Caller,
     key: &str,
@@ -776,4 +777,30 @@ async fn every_refusal_says_what_to_send() -> anyhow::Result<()> {
     assert_eq!(refused.map(|s| s.code()), Some(Code::Unimplemented));
     let _ = Criteria::default();
     harness.stop().await
+}
+
+#[test]
+fn every_node_of_the_config_is_a_location() {
+    use mirage_core::config::{NodeConfig, PeerConfig};
+    let mut config = NodeConfig::default();
+    config.peers.push(PeerConfig {
+        node_id: 2,
+        grpc_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 7710)),
+        actor_addr: None,
+        flight_addr: None,
+    });
+    config.peers.push(PeerConfig {
+        node_id: 3,
+        grpc_addr: std::net::SocketAddr::from(([10, 0, 0, 3], 7700)),
+        actor_addr: None,
+        flight_addr: Some(std::net::SocketAddr::from(([10, 0, 0, 3], 9000))),
+    });
+    assert_eq!(
+        super::locations(&config),
+        [
+            format!("grpc+tcp://{}", config.flight_addr),
+            "grpc+tcp://127.0.0.1:7711".to_owned(),
+            "grpc+tcp://10.0.0.3:9000".to_owned(),
+        ]
+    );
 }

@@ -148,7 +148,7 @@ fn write_and_store(
     }
     writer.close().map_err(|e| failed(&e))?;
     let bytes = std::fs::metadata(file).map_err(|e| failed(&e))?.len();
-    storage.put_file(key, file).map_err(|e| {
+    storage.put_file_moving(key, file).map_err(|e| {
         status::error(
             mirage_proto::v1::ErrorCode::Unavailable,
             format!("cannot store the upload, retry shortly: {e}"),

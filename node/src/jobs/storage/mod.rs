@@ -303,6 +303,28 @@ impl ObjectStorage {
         Some(file)
     }
 
+    /// Stores the local file `file` under `key` and removes `file`: a local store on the
+    /// same file system takes it by renaming (no copy), any other store by upload.
+    pub fn put_file_moving(&self, key: &str, file: &Path) -> StorageResult<()> {
+        if let Some(target) = self.local_file(key) {
+            let io = |source| StorageError::Io {
+                action: "cannot move into the store",
+                path: target.clone(),
+                source,
+            };
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            if std::fs::rename(file, &target).is_ok() {
+                debug!(key, "object stored by rename");
+                return Ok(());
+            }
+        }
+        self.put_file(key, file)?;
+        let _ = std::fs::remove_file(file);
+        Ok(())
+    }
+
     /// Stores the local file `file` under `key`, in parts when it is large.
     pub fn put_file(&self, key: &str, file: &Path) -> StorageResult<()> {
         let path = Self::path(key)?;
