@@ -24,8 +24,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use super::harness::{Harness, get, put, record_generation};
 use super::stored::BATCH_ROWS;
-use super::tests::{Harness, get, put, record_generation};
 
 const INT_COLUMNS: usize = 8;
 const FLOAT_COLUMNS: usize = 8;

@@ -24,6 +24,8 @@ pub mod upload;
 #[cfg(test)]
 mod bench;
 #[cfg(test)]
+mod harness;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
