@@ -46,9 +46,19 @@ pub struct PeerConfig {
     /// The peer's actor address (ractor_cluster); default: its gRPC port + 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_addr: Option<SocketAddr>,
+    /// The peer's Arrow Flight address; default: its gRPC port + 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight_addr: Option<SocketAddr>,
 }
 
 impl PeerConfig {
+    /// The peer's Flight address, with the default filled in.
+    pub fn flight_addr(&self) -> SocketAddr {
+        self.flight_addr.unwrap_or_else(|| {
+            SocketAddr::new(self.grpc_addr.ip(), self.grpc_addr.port().wrapping_add(1))
+        })
+    }
+
     /// The peer's actor address, with the default filled in.
     pub fn actor_addr(&self) -> SocketAddr {
         self.actor_addr
@@ -508,6 +518,7 @@ mod tests {
             node_id: id,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], port)),
             actor_addr: None,
+            flight_addr: None,
         };
         let timing = |change: fn(&mut ClusterTimingConfig)| {
             let mut cluster = ClusterTimingConfig::default();

@@ -20,6 +20,7 @@ pub mod access;
 pub mod auth;
 pub mod caller;
 pub mod datasets;
+pub mod flight;
 pub mod generations;
 pub mod limits;
 pub mod paging;
