@@ -210,6 +210,8 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Open the operator console (a terminal UI) on a running cluster.
+    Tui(mirage_tui::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -419,6 +421,7 @@ pub fn run() -> anyhow::Result<()> {
                 println!();
             }
         }
+        Command::Tui(args) => mirage_tui::run(args)?,
         Command::Models => {
             for kind in mirage_models::available_models() {
                 println!("{kind}");

@@ -6,11 +6,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 use super::palette;
 use crate::app::App;
-use crate::format::{clock, short_id};
+use crate::format::{bar, clock, short_id};
 use crate::snapshot::DatasetView;
 use crate::view::View;
 
@@ -107,12 +107,15 @@ fn draw_budget(frame: &mut Frame, app: &App, view: Option<&DatasetView>, area: R
             0.0
         }
     };
+    // Text gauges (label, value, bar) rather than ratatui's `Gauge`, whose centred label
+    // covers the bar on narrow screens.
+    let bar_width = usize::from(inner.width.saturating_sub(24)).max(4);
     let gauge = |name: &str, value: f64, style: Style| {
-        Gauge::default()
-            .ratio(ratio(value))
-            .label(format!("{name} {value:.2} / {limit:.2}"))
-            .gauge_style(style)
-            .use_unicode(true)
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!("{name:<9}"), palette::muted()),
+            Span::raw(format!(" {value:>5.2} / {limit:<5.2} ")),
+            Span::styled(bar(ratio(value), bar_width), style),
+        ]))
     };
     frame.render_widget(gauge("spent", budget.epsilon_spent, palette::bad()), spent);
     frame.render_widget(

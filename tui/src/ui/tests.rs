@@ -125,19 +125,29 @@ fn the_datasets_view_shows_budget_gauges_and_the_ledger() {
             &[
                 "adult",
                 "32561",
-                "spent 1.00 / 4.00",
-                "reserved 0.50 / 4.00",
-                "remaining 2.50 / 4.00",
+                "spent      1.00 / 4.00",
+                "reserved   0.50 / 4.00",
+                "remaining  2.50 / 4.00",
                 "reserve",
                 "job_aaaa1111",
             ],
         );
-        // The spent gauge is a quarter full.
-        let gauge = screen
-            .iter()
-            .find(|l| l.contains("spent 1.00"))
-            .expect("gauge");
-        assert!(gauge.contains('█'), "{gauge}");
+        // The spent gauge is a quarter full, the remaining one more than half.
+        let fill = |label: &str| {
+            let line = screen
+                .iter()
+                .find(|l| l.contains(label))
+                .cloned()
+                .unwrap_or_default();
+            let filled = line.matches('█').count() as f64;
+            filled / (filled + line.matches('░').count() as f64)
+        };
+        assert!((fill("spent ") - 0.25).abs() < 0.05, "{}", fill("spent "));
+        assert!(
+            (fill("remaining") - 0.625).abs() < 0.05,
+            "{}",
+            fill("remaining")
+        );
     }
 }
 
