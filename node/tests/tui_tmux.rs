@@ -92,8 +92,6 @@ impl Drop for Tmux {
 }
 
 #[test]
-#[ignore = "needs the gateway's authentication layer (the cluster secret authenticates as the \
-            cluster admin), not yet on this branch: public calls answer UNAUTHENTICATED"]
 fn the_console_shows_the_leader_and_a_submitted_job() {
     let cluster = LocalCluster::start(&Layout::nodes(1));
     let runtime = cluster::runtime();
@@ -170,11 +168,13 @@ fn the_console_shows_the_leader_and_a_submitted_job() {
         Duration::from_secs(30),
     );
     assert!(screen.contains("term "), "{screen}");
+    println!("{screen}");
 
     tmux.keys("2");
     let short = &job_id[..12];
     let screen = tmux.wait_for(&["Jobs (", short, "train"], Duration::from_secs(30));
     assert!(screen.contains("Selected job"), "{screen}");
+    println!("{screen}");
 
     tmux.keys("?");
     tmux.wait_for(&["Keys (Esc closes)"], Duration::from_secs(10));
