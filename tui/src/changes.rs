@@ -151,13 +151,14 @@ fn job_changes(before: &[v1::Job], after: &[v1::Job]) -> Vec<(EventKind, String)
                 EventKind::Job
             };
             out.push((kind, text));
-        } else if running && previous.node_id != job.node_id {
-            if let Some(node) = job.node_id {
-                out.push((
-                    EventKind::Job,
-                    format!("{name} resumed on node {node} (attempt {})", job.attempts),
-                ));
-            }
+        } else if running
+            && previous.node_id != job.node_id
+            && let Some(node) = job.node_id
+        {
+            out.push((
+                EventKind::Job,
+                format!("{name} resumed on node {node} (attempt {})", job.attempts),
+            ));
         }
         if job.checkpoint.is_some() && previous.checkpoint != job.checkpoint {
             out.push((EventKind::Checkpoint, format!("{name} checkpoint written")));

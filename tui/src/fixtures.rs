@@ -78,6 +78,7 @@ pub fn snapshot() -> Snapshot {
         answered_by: 1,
         snapshot_index: 0,
         purged_index: 0,
+        ..Default::default()
     };
     let mut generate = job(
         GENERATE,
