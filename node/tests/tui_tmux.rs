@@ -185,3 +185,43 @@ fn the_console_shows_the_leader_and_a_submitted_job() {
     }
     drop(cluster);
 }
+
+#[test]
+fn the_console_moves_to_another_node_when_its_node_dies_and_says_so() {
+    let mut cluster = LocalCluster::start(&Layout::nodes(3));
+    let runtime = cluster::runtime();
+    let leader = runtime.block_on(cluster::wait_until_formed(
+        &cluster,
+        Duration::from_secs(30),
+    ));
+    let addresses: Vec<String> = cluster.ids().iter().map(|id| cluster.addr(*id)).collect();
+    let binary = mirage().get_program().to_string_lossy().into_owned();
+    let tmux = Tmux::start(&format!(
+        "env MIRAGE_CLUSTER_SECRET={SECRET} MIRAGE_API_KEY= {binary} tui --addr {}",
+        cluster.addr(leader)
+    ));
+    tmux.wait_for(
+        &[
+            &format!("leader node {leader}"),
+            "node 1",
+            "node 2",
+            "node 3",
+        ],
+        Duration::from_secs(30),
+    );
+    cluster.kill(leader);
+    tmux.keys("5");
+    let screen = tmux.wait_for(
+        &[&format!("node {leader} unreachable, now connected to node")],
+        Duration::from_secs(30),
+    );
+    println!("{screen}");
+    // The survivors elect a new leader and the console shows it.
+    tmux.keys("1");
+    let screen = tmux.wait_for(&["down"], Duration::from_secs(30));
+    assert!(
+        !screen.contains(&format!("leader node {leader} ")),
+        "{screen}"
+    );
+    assert_eq!(addresses.len(), 3);
+}
