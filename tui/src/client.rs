@@ -203,8 +203,9 @@ pub async fn run<S: Source>(
         tokio::select! {
             _ = ticks.tick() => {
                 let (snapshot, notices) = failover.poll().await;
-                outgoing.extend(notices);
+                // The snapshot first, so the notices are logged at its time.
                 outgoing.extend(snapshot.map(|s| Update::Snapshot(Box::new(s))));
+                outgoing.extend(notices);
             }
             command = commands.recv() => {
                 let Some(command) = command else { return };
