@@ -16,14 +16,15 @@ use mirage_proto::v1::{
     create_dataset_request::Source,
 };
 
-/// A tmux server of its own (its own socket), killed when the test ends.
+/// A tmux server of its own (a socket per test and process, so tests running in parallel
+/// do not share one), killed when the test ends.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(command: &str) -> Self {
-        let socket = format!("mirage-tui-test-{}", std::process::id());
+    fn start(test: &str, command: &str) -> Self {
+        let socket = format!("mirage-tui-{test}-{}", std::process::id());
         let tmux = Self { socket };
         let status = tmux
             .command()
@@ -160,9 +161,12 @@ fn the_console_shows_the_leader_and_a_submitted_job() {
 
     // The console, with the cluster secret as its credential.
     let binary = mirage().get_program().to_string_lossy().into_owned();
-    let tmux = Tmux::start(&format!(
-        "env MIRAGE_CLUSTER_SECRET={SECRET} MIRAGE_API_KEY= {binary} tui --addr {address}"
-    ));
+    let tmux = Tmux::start(
+        "leader",
+        &format!(
+            "env MIRAGE_CLUSTER_SECRET={SECRET} MIRAGE_API_KEY= {binary} tui --addr {address}"
+        ),
+    );
     let screen = tmux.wait_for(
         &["1 Cluster", "node 1", "leader", "alive"],
         Duration::from_secs(30),
@@ -194,12 +198,14 @@ fn the_console_moves_to_another_node_when_its_node_dies_and_says_so() {
         &cluster,
         Duration::from_secs(30),
     ));
-    let addresses: Vec<String> = cluster.ids().iter().map(|id| cluster.addr(*id)).collect();
     let binary = mirage().get_program().to_string_lossy().into_owned();
-    let tmux = Tmux::start(&format!(
-        "env MIRAGE_CLUSTER_SECRET={SECRET} MIRAGE_API_KEY= {binary} tui --addr {}",
-        cluster.addr(leader)
-    ));
+    let tmux = Tmux::start(
+        "failover",
+        &format!(
+            "env MIRAGE_CLUSTER_SECRET={SECRET} MIRAGE_API_KEY= {binary} tui --addr {}",
+            cluster.addr(leader)
+        ),
+    );
     tmux.wait_for(
         &[
             &format!("leader node {leader}"),
@@ -223,5 +229,4 @@ fn the_console_moves_to_another_node_when_its_node_dies_and_says_so() {
         !screen.contains(&format!("leader node {leader} ")),
         "{screen}"
     );
-    assert_eq!(addresses.len(), 3);
 }
