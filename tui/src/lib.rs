@@ -6,7 +6,8 @@
 //! ([`event::action`]) into the pure [`App`], and draws it with [`ui::draw`] whenever
 //! something changed.
 //!
-//! - `app.rs`: state, derived events (`changes.rs`), selection, filters, dialogs (`dialog.rs`).
+//! - `app.rs`: state, derived events (`changes.rs`), selection, filters, dialogs (`dialog.rs`);
+//!   `lists.rs`: the rows each view lists.
 //! - `event.rs`: key → [`event::Action`].
 //! - `ui/`: one file per view, plus the help and dialog overlays.
 //! - `client.rs`, `grpc.rs`: polling, failover, the gRPC calls.
@@ -20,6 +21,7 @@ mod error;
 pub mod event;
 pub mod format;
 pub mod grpc;
+mod lists;
 pub mod snapshot;
 mod terminal;
 pub mod ui;
