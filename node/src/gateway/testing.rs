@@ -86,22 +86,6 @@ pub fn request<T>(caller: &Caller, message: T) -> tonic::Request<T> {
     request
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_test_gateway_starts_and_writes() -> anyhow::Result<()> {
-        let test = TestGateway::start().await?;
-        let caller = test.caller(7, Role::Admin).await?;
-        let known = test
-            .gateway
-            .read(|state| state.tenants().contains_key(&caller.tenant))?;
-        assert!(known);
-        test.stop().await
-    }
-}
-
 /// The first `rows` rows of the committed Adult demo data as a CSV file in `dir`.
 pub fn adult_sample(dir: &std::path::Path, rows: usize) -> anyhow::Result<std::path::PathBuf> {
     use std::io::{BufRead, Write};
@@ -135,5 +119,21 @@ pub async fn wait_for_job(
             "job {id} did not end within {timeout:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_test_gateway_starts_and_writes() -> anyhow::Result<()> {
+        let test = TestGateway::start().await?;
+        let caller = test.caller(7, Role::Admin).await?;
+        let known = test
+            .gateway
+            .read(|state| state.tenants().contains_key(&caller.tenant))?;
+        assert!(known);
+        test.stop().await
     }
 }

@@ -262,7 +262,7 @@ mod tests {
             Duration::from_secs(30),
         );
         let now = Instant::now();
-        let error = cache.key("a", now).await.err().expect("unavailable");
+        let error = cache.key("a", now).await.expect_err("unavailable");
         assert!(matches!(error, JwksError::Unavailable { .. }), "{error}");
         assert_eq!(cache.fetches(), 1);
         let _ = cache.key("a", now + Duration::from_secs(1)).await;

@@ -21,11 +21,14 @@ pub mod oidc;
 mod tests;
 pub mod tls;
 
+#[allow(unused_imports)] // `fixed_keys` serves tests
 pub use api_key::{KeyLookup, fixed_keys, generate_api_key, looks_like_api_key};
 pub use authenticator::{API_KEY_HEADER, Authenticator, CLUSTER_SECRET_HEADER, default_tenant};
 pub use client_credentials::attach_env_credentials;
+#[allow(unused_imports)] // for clients and tests
 pub use layer::{AuthLayer, REQUEST_ID_HEADER, is_public_method};
 pub use metrics::RpcMetrics;
+#[allow(unused_imports)] // for tests
 pub use oidc::OidcVerifier;
 
 use tonic::Status;

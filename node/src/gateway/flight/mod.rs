@@ -102,7 +102,6 @@ pub fn builder() -> Server {
 
 /// Serves `service` (the [`flight_server`], possibly wrapped) on `listener` until
 /// `shutdown` completes.
-
 pub async fn serve<S>(
     listener: tokio::net::TcpListener,
     service: S,

@@ -8,4 +8,5 @@ pub mod bucket;
 pub mod limiter;
 
 pub use bucket::TokenBucket;
+#[allow(unused_imports)] // the key is for clients and tests
 pub use limiter::{RETRY_AFTER_KEY, RateLimiter};
