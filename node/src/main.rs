@@ -33,6 +33,7 @@ mod privacy_cmd;
 mod profile_cmd;
 mod raft;
 mod render;
+mod request_id;
 mod stages;
 mod synth;
 

@@ -215,7 +215,11 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     }
 
     let internal = RaftGrpcServer::node_service(&node, checked.clone());
-    let cluster = ClusterServiceServer::new(ClusterApi::new(Arc::clone(&node), spec.clone()));
+    let cluster = ClusterServiceServer::new(ClusterApi::new(
+        Arc::clone(&node),
+        spec.clone(),
+        config.flight_addr.to_string(),
+    ));
     let gateway = Gateway::new(
         Arc::clone(&node),
         Arc::clone(&client) as Arc<dyn StateClient>,

@@ -33,13 +33,18 @@ struct StateView {
 pub struct ClusterApi {
     node: Arc<ClusterNode>,
     own: NodeSpec,
+    flight_address: String,
 }
 
 impl ClusterApi {
     /// The service of `node`, which describes itself as `own` (registered or not: the
     /// leader registers peers from this).
-    pub fn new(node: Arc<ClusterNode>, own: NodeSpec) -> Self {
-        Self { node, own }
+    pub fn new(node: Arc<ClusterNode>, own: NodeSpec, flight_address: String) -> Self {
+        Self {
+            node,
+            own,
+            flight_address,
+        }
     }
 }
 
@@ -175,6 +180,7 @@ impl ClusterApi {
             ledgers: view.ledgers,
             ledgers_verified: view.ledgers_verified,
             answered_by: self.own.id.0,
+            flight_address: self.flight_address.clone(),
             snapshot_index: metrics.snapshot_index.unwrap_or(0),
             purged_index: metrics.purged_index.unwrap_or(0),
         })

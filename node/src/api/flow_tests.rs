@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use arrow::array::{Array, AsArray};
-use mirage_actors::{Command, JobState, Role};
+use mirage_actors::{JobState, Role};
 use mirage_proto::v1;
 use mirage_proto::v1::dataset_service_server::DatasetService;
 use mirage_proto::v1::generation_service_server::GenerationService;
@@ -213,12 +213,34 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
     assert!(String::from_utf8(html)?.contains("<html"));
 
     // The rows, if the gate lets them out (an admin release otherwise).
+    let release = v1::ReleaseGenerationRequest {
+        generation_id: submitted.generation_id.clone(),
+    };
+    let refused = generations
+        .release_generation(request(&operator, release.clone()))
+        .await
+        .expect_err("admins release");
+    assert_eq!(refused.code(), Code::PermissionDenied);
     if !summary.gate_passed {
-        gateway
-            .apply(Command::ReleaseGeneration {
-                generation: submitted.generation_id.parse()?,
-            })
-            .await?;
+        let blocked = generations
+            .stream_generation(request(
+                &analyst,
+                v1::StreamGenerationRequest {
+                    generation_id: submitted.generation_id.clone(),
+                    batch_rows: 0,
+                },
+            ))
+            .await
+            .map(|_| ())
+            .expect_err("a failed gate blocks the rows");
+        assert!(blocked.message().contains("quality gate"), "{blocked:?}");
+        let released = generations
+            .release_generation(request(&admin, release))
+            .await?
+            .into_inner()
+            .generation
+            .expect("a generation");
+        assert!(released.released);
     }
     let mut stream = generations
         .stream_generation(request(

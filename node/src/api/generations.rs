@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 
-use mirage_actors::{ClusterState, Generation, JobState};
+use mirage_actors::{ClusterState, Command, Generation, JobState};
 use mirage_core::GenerationId;
 use mirage_proto::v1;
 use mirage_proto::v1::generation_service_server::GenerationService;
@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::gateway::access::parse_id;
-use crate::gateway::{Gateway, caller, generations, status};
+use crate::gateway::{Gateway, Need, caller, generations, status};
 
 /// Rows per streamed batch when the caller leaves it to the server.
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
@@ -151,6 +151,27 @@ impl GenerationService for GenerationApi {
         let generation = self.gateway.generation_for(&caller, id).await?;
         let view = self.gateway.read(|state| view(state, &generation))?;
         Ok(Response::new(v1::GetGenerationResponse {
+            generation: Some(view),
+        }))
+    }
+
+    async fn release_generation(
+        &self,
+        request: Request<v1::ReleaseGenerationRequest>,
+    ) -> Result<Response<v1::ReleaseGenerationResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require(Need::Admin, "releasing a generation past its quality gate")?;
+        let id: GenerationId = parse_id("generation_id", &request.get_ref().generation_id)?;
+        self.gateway.generation_for(&caller, id).await?;
+        self.gateway
+            .apply_visible(Command::ReleaseGeneration { generation: id }, |state| {
+                state.generation(id).is_some_and(|g| g.released)
+            })
+            .await?;
+        tracing::info!(generation = %id, by = %caller.subject, "generation released past its quality gate");
+        let generation = self.gateway.generation_for(&caller, id).await?;
+        let view = self.gateway.read(|state| view(state, &generation))?;
+        Ok(Response::new(v1::ReleaseGenerationResponse {
             generation: Some(view),
         }))
     }

@@ -100,6 +100,7 @@ impl From<ClusterStatus> for proto::ClusterStatus {
             ledgers: status.ledgers,
             ledgers_verified: status.ledgers_verified,
             answered_by: status.answered_by.map_or(0, |node| node.0),
+            flight_address: String::new(),
             snapshot_index: status.snapshot_index,
             purged_index: status.purged_index,
         }

@@ -172,6 +172,7 @@ impl GrpcTransport {
         // Tells the server how long the answer is worth waiting for.
         request.set_timeout(timeout);
         self.shared.secret.attach(request.metadata_mut());
+        crate::request_id::attach(request.metadata_mut());
         let sent = async {
             match rpc {
                 Rpc::AppendEntries => client.append_entries(request).await,

@@ -134,7 +134,7 @@ impl RaftInternal for RaftService {
         answer(&self.raft.install_snapshot(request).await)
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id))]
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id, request_id = crate::request_id::from_metadata(request.metadata())))]
     async fn client_write(
         &self,
         request: Request<RaftMessage>,
@@ -145,7 +145,7 @@ impl RaftInternal for RaftService {
         self.client_answer("ClientWrite", result)
     }
 
-    #[tracing::instrument(skip_all, fields(node_id = self.node_id))]
+    #[tracing::instrument(skip_all, fields(node_id = self.node_id, request_id = crate::request_id::from_metadata(request.metadata())))]
     async fn client_read(
         &self,
         request: Request<RaftMessage>,

@@ -25,29 +25,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17mirage/v1/cluster.proto\x12\tmirage.v1\"<\n\x07GpuInfo\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\"\xd8\x01\n\x08NodeInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12!\n\x04role\x18\x03 \x01(\x0e\x32\x13.mirage.v1.NodeRole\x12\x11\n\tcpu_cores\x18\x04 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\x12 \n\x04gpus\x18\x06 \x03(\x0b\x32\x12.mirage.v1.GpuInfo\x12\x1c\n\x14last_heartbeat_at_ms\x18\x07 \x01(\x03\x12\x14\n\x0crunning_jobs\x18\x08 \x03(\t\x12\r\n\x05\x61live\x18\t \x01(\x08\"\xf1\x02\n\rClusterStatus\x12\x16\n\tleader_id\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x03 \x01(\x04\x12\"\n\x05nodes\x18\x04 \x03(\x0b\x32\x13.mirage.v1.NodeInfo\x12\x14\n\x0clast_applied\x18\x05 \x01(\x04\x12\x13\n\x0bjobs_queued\x18\x06 \x01(\r\x12\x14\n\x0cjobs_running\x18\x07 \x01(\r\x12\x16\n\x0ejobs_succeeded\x18\x08 \x01(\r\x12\x13\n\x0bjobs_failed\x18\t \x01(\r\x12\x16\n\x0ejobs_cancelled\x18\n \x01(\r\x12\x0f\n\x07ledgers\x18\x0b \x01(\r\x12\x18\n\x10ledgers_verified\x18\x0c \x01(\x08\x12\x13\n\x0b\x61nswered_by\x18\r \x01(\x04\x12\x16\n\x0esnapshot_index\x18\x0e \x01(\x04\x12\x14\n\x0cpurged_index\x18\x0f \x01(\x04\x42\x0c\n\n_leader_id\"\x19\n\x17GetClusterStatusRequest\"D\n\x18GetClusterStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.mirage.v1.ClusterStatus\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.mirage.v1.NodeInfo*j\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x14\n\x10NODE_ROLE_LEADER\x10\x01\x12\x16\n\x12NODE_ROLE_FOLLOWER\x10\x02\x12\x15\n\x11NODE_ROLE_LEARNER\x10\x03\x32\xb5\x01\n\x0e\x43lusterService\x12[\n\x10GetClusterStatus\x12\".mirage.v1.GetClusterStatusRequest\x1a#.mirage.v1.GetClusterStatusResponse\x12\x46\n\tListNodes\x12\x1b.mirage.v1.ListNodesRequest\x1a\x1c.mirage.v1.ListNodesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17mirage/v1/cluster.proto\x12\tmirage.v1\"<\n\x07GpuInfo\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\"\xd8\x01\n\x08NodeInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12!\n\x04role\x18\x03 \x01(\x0e\x32\x13.mirage.v1.NodeRole\x12\x11\n\tcpu_cores\x18\x04 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\x12 \n\x04gpus\x18\x06 \x03(\x0b\x32\x12.mirage.v1.GpuInfo\x12\x1c\n\x14last_heartbeat_at_ms\x18\x07 \x01(\x03\x12\x14\n\x0crunning_jobs\x18\x08 \x03(\t\x12\r\n\x05\x61live\x18\t \x01(\x08\"\x89\x03\n\rClusterStatus\x12\x16\n\tleader_id\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x03 \x01(\x04\x12\"\n\x05nodes\x18\x04 \x03(\x0b\x32\x13.mirage.v1.NodeInfo\x12\x14\n\x0clast_applied\x18\x05 \x01(\x04\x12\x13\n\x0bjobs_queued\x18\x06 \x01(\r\x12\x14\n\x0cjobs_running\x18\x07 \x01(\r\x12\x16\n\x0ejobs_succeeded\x18\x08 \x01(\r\x12\x13\n\x0bjobs_failed\x18\t \x01(\r\x12\x16\n\x0ejobs_cancelled\x18\n \x01(\r\x12\x0f\n\x07ledgers\x18\x0b \x01(\r\x12\x18\n\x10ledgers_verified\x18\x0c \x01(\x08\x12\x13\n\x0b\x61nswered_by\x18\r \x01(\x04\x12\x16\n\x0esnapshot_index\x18\x0e \x01(\x04\x12\x14\n\x0cpurged_index\x18\x0f \x01(\x04\x12\x16\n\x0e\x66light_address\x18\x10 \x01(\tB\x0c\n\n_leader_id\"\x19\n\x17GetClusterStatusRequest\"D\n\x18GetClusterStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.mirage.v1.ClusterStatus\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.mirage.v1.NodeInfo*j\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x14\n\x10NODE_ROLE_LEADER\x10\x01\x12\x16\n\x12NODE_ROLE_FOLLOWER\x10\x02\x12\x15\n\x11NODE_ROLE_LEARNER\x10\x03\x32\xb5\x01\n\x0e\x43lusterService\x12[\n\x10GetClusterStatus\x12\".mirage.v1.GetClusterStatusRequest\x1a#.mirage.v1.GetClusterStatusResponse\x12\x46\n\tListNodes\x12\x1b.mirage.v1.ListNodesRequest\x1a\x1c.mirage.v1.ListNodesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mirage.v1.cluster_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODEROLE']._serialized_start=865
-  _globals['_NODEROLE']._serialized_end=971
+  _globals['_NODEROLE']._serialized_start=889
+  _globals['_NODEROLE']._serialized_end=995
   _globals['_GPUINFO']._serialized_start=38
   _globals['_GPUINFO']._serialized_end=98
   _globals['_NODEINFO']._serialized_start=101
   _globals['_NODEINFO']._serialized_end=317
   _globals['_CLUSTERSTATUS']._serialized_start=320
-  _globals['_CLUSTERSTATUS']._serialized_end=689
-  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_start=691
-  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_end=716
-  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_start=718
-  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_end=786
-  _globals['_LISTNODESREQUEST']._serialized_start=788
-  _globals['_LISTNODESREQUEST']._serialized_end=806
-  _globals['_LISTNODESRESPONSE']._serialized_start=808
-  _globals['_LISTNODESRESPONSE']._serialized_end=863
-  _globals['_CLUSTERSERVICE']._serialized_start=974
-  _globals['_CLUSTERSERVICE']._serialized_end=1155
+  _globals['_CLUSTERSTATUS']._serialized_end=713
+  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_start=715
+  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_end=740
+  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_start=742
+  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_end=810
+  _globals['_LISTNODESREQUEST']._serialized_start=812
+  _globals['_LISTNODESREQUEST']._serialized_end=830
+  _globals['_LISTNODESRESPONSE']._serialized_start=832
+  _globals['_LISTNODESRESPONSE']._serialized_end=887
+  _globals['_CLUSTERSERVICE']._serialized_start=998
+  _globals['_CLUSTERSERVICE']._serialized_end=1179
 # @@protoc_insertion_point(module_scope)

@@ -52,7 +52,7 @@ class NodeInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., cpu_cores: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., last_heartbeat_at_ms: _Optional[int] = ..., running_jobs: _Optional[_Iterable[str]] = ..., alive: _Optional[bool] = ...) -> None: ...
 
 class ClusterStatus(_message.Message):
-    __slots__ = ("leader_id", "term", "commit_index", "nodes", "last_applied", "jobs_queued", "jobs_running", "jobs_succeeded", "jobs_failed", "jobs_cancelled", "ledgers", "ledgers_verified", "answered_by", "snapshot_index", "purged_index")
+    __slots__ = ("leader_id", "term", "commit_index", "nodes", "last_applied", "jobs_queued", "jobs_running", "jobs_succeeded", "jobs_failed", "jobs_cancelled", "ledgers", "ledgers_verified", "answered_by", "snapshot_index", "purged_index", "flight_address")
     LEADER_ID_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class ClusterStatus(_message.Message):
     ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_INDEX_FIELD_NUMBER: _ClassVar[int]
     PURGED_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FLIGHT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     leader_id: int
     term: int
     commit_index: int
@@ -83,7 +84,8 @@ class ClusterStatus(_message.Message):
     answered_by: int
     snapshot_index: int
     purged_index: int
-    def __init__(self, leader_id: _Optional[int] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., last_applied: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., jobs_succeeded: _Optional[int] = ..., jobs_failed: _Optional[int] = ..., jobs_cancelled: _Optional[int] = ..., ledgers: _Optional[int] = ..., ledgers_verified: _Optional[bool] = ..., answered_by: _Optional[int] = ..., snapshot_index: _Optional[int] = ..., purged_index: _Optional[int] = ...) -> None: ...
+    flight_address: str
+    def __init__(self, leader_id: _Optional[int] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., last_applied: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., jobs_succeeded: _Optional[int] = ..., jobs_failed: _Optional[int] = ..., jobs_cancelled: _Optional[int] = ..., ledgers: _Optional[int] = ..., ledgers_verified: _Optional[bool] = ..., answered_by: _Optional[int] = ..., snapshot_index: _Optional[int] = ..., purged_index: _Optional[int] = ..., flight_address: _Optional[str] = ...) -> None: ...
 
 class GetClusterStatusRequest(_message.Message):
     __slots__ = ()

@@ -100,3 +100,15 @@ class RowBatch(_message.Message):
     row_offset: int
     rows: int
     def __init__(self, arrow_ipc: _Optional[bytes] = ..., row_offset: _Optional[int] = ..., rows: _Optional[int] = ...) -> None: ...
+
+class ReleaseGenerationRequest(_message.Message):
+    __slots__ = ("generation_id",)
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    generation_id: str
+    def __init__(self, generation_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseGenerationResponse(_message.Message):
+    __slots__ = ("generation",)
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    generation: Generation
+    def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...

@@ -51,6 +51,11 @@ class GenerationServiceStub:
                 request_serializer=mirage_dot_v1_dot_generations__pb2.StreamGenerationRequest.SerializeToString,
                 response_deserializer=mirage_dot_v1_dot_generations__pb2.RowBatch.FromString,
                 _registered_method=True)
+        self.ReleaseGeneration = channel.unary_unary(
+                '/mirage.v1.GenerationService/ReleaseGeneration',
+                request_serializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationRequest.SerializeToString,
+                response_deserializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationResponse.FromString,
+                _registered_method=True)
 
 
 class GenerationServiceServicer:
@@ -79,6 +84,14 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleaseGeneration(self, request, context):
+        """Releases a generation whose quality gate failed, so its rows can be read (admins
+        only; recorded in the cluster state).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GenerationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.StreamGeneration,
                     request_deserializer=mirage_dot_v1_dot_generations__pb2.StreamGenerationRequest.FromString,
                     response_serializer=mirage_dot_v1_dot_generations__pb2.RowBatch.SerializeToString,
+            ),
+            'ReleaseGeneration': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseGeneration,
+                    request_deserializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationRequest.FromString,
+                    response_serializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +198,33 @@ class GenerationService:
             '/mirage.v1.GenerationService/StreamGeneration',
             mirage_dot_v1_dot_generations__pb2.StreamGenerationRequest.SerializeToString,
             mirage_dot_v1_dot_generations__pb2.RowBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseGeneration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mirage.v1.GenerationService/ReleaseGeneration',
+            mirage_dot_v1_dot_generations__pb2.ReleaseGenerationRequest.SerializeToString,
+            mirage_dot_v1_dot_generations__pb2.ReleaseGenerationResponse.FromString,
             options,
             channel_credentials,
             insecure,
