@@ -168,6 +168,8 @@ def start(node: Node, binary: Path) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MIRAGE_")}
     env["MIRAGE_CLUSTER_SECRET"] = CLUSTER_SECRET
     env.setdefault("RUST_LOG", "info")
+    # Plain log lines in the failure reports (tracing honours NO_COLOR).
+    env["NO_COLOR"] = "1"
     with node.log.open("wb") as log:
         node.process = subprocess.Popen(
             [str(binary), "node", "--config", str(node.config)],

@@ -79,7 +79,13 @@ class Api:
 
 
 def flight_client(cluster: Cluster, node_id: int) -> flight.FlightClient:
-    return flight.connect(cluster.node(node_id).flight_uri)
+    """A Flight client of a node, found as a client would: from its gRPC address alone
+    (the cluster status names the answering node's Flight address)."""
+    api = Api(cluster, node_id)
+    status = api.call(api.cluster.GetClusterStatus, cluster_pb2.GetClusterStatusRequest()).status
+    assert status.answered_by == node_id, status.answered_by
+    assert status.flight_address, f"node {node_id} advertises no Flight address"
+    return flight.connect(f"grpc+tcp://{status.flight_address}")
 
 
 def flight_options(key: str, timeout: float = 60.0) -> flight.FlightCallOptions:
@@ -244,13 +250,14 @@ def test_upload_train_generate_and_read_rows_across_nodes(cluster: Cluster) -> N
     # The rows, by Flight DoGet from a node that did not generate them. Rows failing the
     # quality gate are held back until an admin (the bootstrap key is one) releases them.
     reader_id = next(node_id for node_id in sorted(cluster.nodes) if node_id != producer)
-    download = flight_client(cluster, reader_id)
     if not summary.gate_passed:
-        list(
-            download.do_action(
-                flight.Action("release-generation", generation_id.encode()), options=options
-            )
-        )
+        reader = Api(cluster, reader_id)
+        released = reader.call(
+            reader.generations.ReleaseGeneration,
+            generations_pb2.ReleaseGenerationRequest(generation_id=generation_id),
+        ).generation
+        assert released.released
+    download = flight_client(cluster, reader_id)
     rows = download.do_get(flight.Ticket(f"generation/{generation_id}".encode()), options=options)
     generated = rows.read_all()
     assert generated.num_rows == GENERATED_ROWS
