@@ -40,6 +40,41 @@ pub fn upload_key(ticket: &str) -> Result<String, Status> {
     Ok(format!("uploads/{}/data.parquet", id.simple()))
 }
 
+/// Checks a `uri` source: a file on the serving nodes, named by an absolute path (or
+/// `file://…`). Object keys are refused (the store holds every tenant's objects; a
+/// caller brings data in with Flight instead), and so is any path inside a local object
+/// store, for the same reason.
+pub fn file_source(uri: &str, store_url: &str) -> Result<String, Status> {
+    let text = uri.trim();
+    let path = std::path::Path::new(text.strip_prefix("file://").unwrap_or(text));
+    if !path.is_absolute() {
+        return Err(status::invalid(
+            "uri",
+            format!(
+                "{text:?} is not an absolute path of a file on the nodes; upload other data with Arrow Flight (DoPut)"
+            ),
+        ));
+    }
+    if path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(status::invalid("uri", "must not contain `..`"));
+    }
+    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(root) = store_url.strip_prefix("file://") {
+        let root = std::path::Path::new(root);
+        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        if resolved.starts_with(&root) {
+            return Err(status::error(
+                v1::ErrorCode::PermissionDenied,
+                "uri: points into the cluster's object store, which holds every tenant's data; upload with Arrow Flight instead",
+            ));
+        }
+    }
+    Ok(resolved.display().to_string())
+}
+
 /// The profile stored for `dataset`, if it has been profiled.
 pub async fn load_profile(
     gateway: &Gateway,
@@ -91,10 +126,13 @@ impl DatasetService for DatasetApi {
         request: Request<v1::CreateDatasetRequest>,
     ) -> Result<Response<v1::CreateDatasetResponse>, Status> {
         let caller = caller(&request)?;
+        caller.require(Need::Write, "creating a dataset")?;
         let request = request.into_inner();
         use v1::create_dataset_request::Source;
         let source = match request.source {
-            Some(Source::Uri(uri)) if !uri.trim().is_empty() => uri,
+            Some(Source::Uri(uri)) if !uri.trim().is_empty() => {
+                file_source(&uri, self.gateway.storage().url())?
+            }
             Some(Source::FlightTicket(ticket)) => upload_key(&ticket)?,
             _ => {
                 return Err(status::invalid(
@@ -188,5 +226,38 @@ impl DatasetService for DatasetApi {
         Ok(Response::new(v1::GetProfileResponse {
             profile: Some(profile.into()),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_outside_the_store_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("objects");
+        std::fs::create_dir_all(store.join("datasets")).expect("mkdir");
+        let url = format!("file://{}", store.display());
+        let outside = dir.path().join("adult.csv");
+        std::fs::write(&outside, "a\n1\n").expect("write");
+        assert!(file_source(&outside.display().to_string(), &url).is_ok());
+        assert!(file_source(&format!("file://{}", outside.display()), &url).is_ok());
+        for (uri, field) in [
+            ("datasets/ds_1/data.parquet", "uri"),
+            ("adult.csv", "uri"),
+            ("/a/../etc/passwd", "uri"),
+        ] {
+            let refused = file_source(uri, &url).expect_err(uri);
+            assert!(refused.message().starts_with(field), "{refused:?}");
+        }
+        let inside = store.join("datasets");
+        let refused = file_source(&inside.display().to_string(), &url).expect_err("inside");
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            upload_key("upload/6f1c2a9e0b7d4c3a8e5f1a2b3c4d5e6f").expect("ticket"),
+            "uploads/6f1c2a9e0b7d4c3a8e5f1a2b3c4d5e6f/data.parquet"
+        );
+        assert!(upload_key("uploads/../x").is_err());
     }
 }

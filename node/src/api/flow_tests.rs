@@ -502,3 +502,142 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
     assert_eq!(gone.code(), Code::NotFound);
     test.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_training_spends_from_the_budget_and_the_ledger_records_it() -> anyhow::Result<()> {
+    let test = TestGateway::start().await?;
+    let gateway = test.gateway.clone();
+    let datasets = DatasetApi::new(gateway.clone());
+    let jobs = JobApi::new(gateway.clone());
+    let models = ModelApi::new(gateway.clone());
+    let privacy = PrivacyApi::new(gateway.clone());
+    let operator = test.caller(1, Role::Operator).await?;
+    let admin = crate::gateway::Caller::new(operator.tenant, Role::Admin, "admin");
+    let source = adult_sample(test.dir.path(), 1000)?;
+    let created = datasets
+        .create_dataset(request(
+            &operator,
+            v1::CreateDatasetRequest {
+                name: "adult".into(),
+                source: Some(v1::create_dataset_request::Source::Uri(
+                    source.display().to_string(),
+                )),
+            },
+        ))
+        .await?
+        .into_inner();
+    let ingest = created.job.expect("the ingest job");
+    wait_for_job(&gateway, ingest.id.parse()?, JOB_TIMEOUT).await?;
+    let dataset_id = created.dataset_id;
+    privacy
+        .set_budget(request(
+            &admin,
+            v1::SetBudgetRequest {
+                dataset_id: dataset_id.clone(),
+                epsilon_limit: 1.5,
+                delta: 1e-5,
+            },
+        ))
+        .await?;
+    let job = jobs
+        .submit_training(request(
+            &operator,
+            v1::SubmitTrainingRequest {
+                dataset_id: dataset_id.clone(),
+                model_kind: v1::ModelKind::Mst as i32,
+                hyperparameters_json: String::new(),
+                privacy: Some(v1::PrivacySettings {
+                    epsilon: 1.0,
+                    delta: 0.0,
+                }),
+                priority: 0,
+            },
+        ))
+        .await?
+        .into_inner()
+        .job
+        .expect("a job");
+    let ended = wait_for_job(&gateway, job.id.parse()?, JOB_TIMEOUT).await?;
+    assert!(matches!(ended, JobState::Succeeded { .. }), "{ended:?}");
+    let budget = privacy
+        .get_budget(request(
+            &operator,
+            v1::GetBudgetRequest {
+                dataset_id: dataset_id.clone(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .budget
+        .expect("a budget");
+    assert_eq!(budget.epsilon_reserved, 0.0, "{budget:?}");
+    assert!(
+        budget.epsilon_spent > 0.0 && budget.epsilon_spent <= 1.0 + 1e-9,
+        "{budget:?}"
+    );
+    let events = privacy
+        .list_ledger_events(request(
+            &operator,
+            v1::ListLedgerEventsRequest {
+                dataset_id: dataset_id.clone(),
+                page: None,
+            },
+        ))
+        .await?
+        .into_inner()
+        .events;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            v1::LedgerEventKind::SetBudget as i32,
+            v1::LedgerEventKind::Reserve as i32,
+            v1::LedgerEventKind::Commit as i32
+        ]
+    );
+    assert_eq!(events[2].job_id, job.id);
+    assert!(
+        events[2].mechanism.contains("mechanisms"),
+        "{:?}",
+        events[2]
+    );
+    assert_eq!(events[2].prev_hash, events[1].hash);
+    let model = models
+        .list_models(request(
+            &operator,
+            v1::ListModelsRequest {
+                dataset_id: dataset_id.clone(),
+                page: None,
+            },
+        ))
+        .await?
+        .into_inner()
+        .models;
+    let spent = model[0]
+        .epsilon
+        .expect("a private model says what it spent");
+    assert!(
+        (spent - budget.epsilon_spent).abs() < 1e-9,
+        "{spent} vs {budget:?}"
+    );
+    // What is left does not cover another ε = 1.
+    let over = jobs
+        .submit_training(request(
+            &operator,
+            v1::SubmitTrainingRequest {
+                dataset_id,
+                model_kind: v1::ModelKind::Mst as i32,
+                hyperparameters_json: String::new(),
+                privacy: Some(v1::PrivacySettings {
+                    epsilon: 1.0,
+                    delta: 0.0,
+                }),
+                priority: 0,
+            },
+        ))
+        .await
+        .expect_err("over budget");
+    assert_eq!(over.code(), Code::FailedPrecondition);
+    assert!(over.message().contains("budget"), "{over:?}");
+    test.stop().await
+}

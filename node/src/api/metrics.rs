@@ -23,16 +23,38 @@ use crate::raft::{RaftNodeMetrics, RaftRole};
 /// The Prometheus text format's content type.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// A part of the exposition kept outside the state (RPC latencies, the model cache…).
+pub type Section = Arc<dyn Fn(&mut String) + Send + Sync>;
+
 /// What `/metrics` reads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MetricsSource {
     node: Arc<ClusterNode>,
+    sections: Vec<Section>,
+}
+
+impl std::fmt::Debug for MetricsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSource")
+            .field("sections", &self.sections.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MetricsSource {
     /// The metrics of `node`.
     pub fn new(node: Arc<ClusterNode>) -> Self {
-        Self { node }
+        Self {
+            node,
+            sections: Vec::new(),
+        }
+    }
+
+    /// Adds a section that writes more families after the state's.
+    #[allow(dead_code)] // the gateway's registries plug in here
+    pub fn with_section(mut self, section: Section) -> Self {
+        self.sections.push(section);
+        self
     }
 }
 
@@ -75,10 +97,13 @@ async fn metrics(State(source): State<MetricsSource>) -> impl IntoResponse {
             );
         }
     };
-    let text = source
+    let mut text = source
         .node
         .read_local(|machine| render(&raft, machine.state()))
         .unwrap_or_else(|error| format!("# the state is not readable: {error}\n"));
+    for section in &source.sections {
+        section(&mut text);
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], text)
 }
 
@@ -206,6 +231,25 @@ pub fn render(raft: &RaftNodeMetrics, state: &ClusterState) -> String {
         "Jobs waiting for a node.",
     );
     let _ = writeln!(out, "mirage_queue_depth {}", counts[0]);
+
+    family(
+        &mut out,
+        "mirage_generated_rows_stored",
+        "gauge",
+        "Rows stored by batch generations whose job succeeded.",
+    );
+    let stored: u64 = state
+        .generations()
+        .values()
+        .filter(|g| {
+            g.spec
+                .job
+                .and_then(|job| state.job(job))
+                .is_some_and(|job| matches!(job.state, JobState::Succeeded { .. }))
+        })
+        .map(|g| g.spec.rows)
+        .sum();
+    let _ = writeln!(out, "mirage_generated_rows_stored {stored}");
 
     family(
         &mut out,

@@ -44,10 +44,17 @@ pub fn view(state: &ClusterState, model: &ModelVersion) -> v1::Model {
         Some(JobState::Succeeded { result, .. }) => result.to_string(),
         _ => String::new(),
     };
-    let epsilon = job
-        .and_then(|j| j.spec.payload.get("privacy"))
-        .and_then(|p| p.get("epsilon"))
-        .and_then(serde_json::Value::as_f64);
+    // What the fit actually spent (its accountant's ε), else what it was allowed.
+    let spent = match job.map(|j| &j.state) {
+        Some(JobState::Succeeded { result, .. }) => result
+            .pointer("/privacy/epsilon_rdp")
+            .and_then(serde_json::Value::as_f64),
+        _ => None,
+    };
+    let epsilon = spent.or_else(|| {
+        job.and_then(|j| j.spec.payload.pointer("/config/privacy/epsilon"))
+            .and_then(serde_json::Value::as_f64)
+    });
     v1::Model {
         id: spec.id.to_string(),
         tenant_id: spec.tenant.to_string(),

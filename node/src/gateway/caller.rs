@@ -19,7 +19,14 @@ pub struct Caller {
     /// Who it is, for logs and audit: an API key's label and hash prefix, or a token's
     /// subject.
     pub subject: String,
+    /// Whether the cluster secret authenticated it (another member, or an operator's tool
+    /// on a member's machine); only [`Caller::cluster`] sets it.
+    pub cluster: bool,
 }
+
+/// The subject of a caller authenticated by the cluster secret: another member, or an
+/// operator's tool on a member's machine.
+pub const CLUSTER_SUBJECT: &str = "cluster secret";
 
 /// What an operation needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +46,19 @@ impl Caller {
             tenant,
             role,
             subject: subject.into(),
+            cluster: false,
+        }
+    }
+
+    /// The caller the cluster secret authenticates: the cluster's own tenant, as admin.
+    pub fn cluster() -> Self {
+        Self {
+            cluster: true,
+            ..Self::new(
+                TenantId::from_uuid(uuid::Uuid::nil()),
+                Role::Admin,
+                CLUSTER_SUBJECT,
+            )
         }
     }
 

@@ -17,6 +17,7 @@ pub mod caller;
 pub mod datasets;
 pub mod generations;
 pub mod paging;
+pub mod peers;
 pub mod status;
 #[cfg(test)]
 pub mod testing;

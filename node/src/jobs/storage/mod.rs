@@ -148,12 +148,23 @@ impl StoreLocation {
     }
 }
 
+/// Where a node finds objects its own store lacks: the other members, when every node
+/// keeps its objects to itself (no shared store). Calls block; they run on the blocking
+/// threads the storage helpers run on.
+pub trait RemoteObjects: Send + Sync {
+    /// The bytes of the object `key` on some other member, or `None` if none has it.
+    fn fetch(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    /// The keys under `prefix` on the other members (their union).
+    fn list(&self, prefix: &str) -> Result<Vec<String>, String>;
+}
+
 /// The object store of the cluster, with blocking helpers (see the module docs).
 #[derive(Clone)]
 pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
     url: String,
     runtime: Handle,
+    remote: Option<Arc<dyn RemoteObjects>>,
 }
 
 impl std::fmt::Debug for ObjectStorage {
@@ -204,7 +215,47 @@ impl ObjectStorage {
             store,
             url: url.to_string(),
             runtime,
+            remote: None,
         })
+    }
+
+    /// Fetches objects this store lacks from `remote` (and keeps a copy here): for nodes
+    /// that do not share one object store.
+    pub fn with_remote(mut self, remote: Arc<dyn RemoteObjects>) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// Copies `key` from the other members into this store; whether one had it.
+    fn pull(&self, key: &str) -> StorageResult<bool> {
+        let Some(remote) = &self.remote else {
+            return Ok(false);
+        };
+        let fetched = remote.fetch(key).map_err(|message| StorageError::Store {
+            url: self.url.clone(),
+            key: key.to_string(),
+            message: format!("fetching it from another node failed: {message}"),
+        })?;
+        match fetched {
+            Some(bytes) => {
+                let size = bytes.len();
+                self.put_bytes(key, bytes)?;
+                debug!(key, size, "object pulled from another node");
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Runs `read`; when the object is missing here and another member has it, copies
+    /// it here and runs `read` again.
+    fn or_pulled<T>(&self, key: &str, read: impl Fn() -> StorageResult<T>) -> StorageResult<T> {
+        match read() {
+            Err(StorageError::NotFound { .. }) if self.remote.is_some() && self.pull(key)? => {
+                read()
+            }
+            other => other,
+        }
     }
 
     /// The store's URL, as configured.
@@ -251,6 +302,11 @@ impl ObjectStorage {
 
     /// The bytes stored under `key`.
     pub fn get_bytes(&self, key: &str) -> StorageResult<Vec<u8>> {
+        self.or_pulled(key, || self.get_bytes_here(key))
+    }
+
+    /// The bytes stored under `key` in this store only (never asking other members).
+    pub fn get_bytes_here(&self, key: &str) -> StorageResult<Vec<u8>> {
         let path = Self::path(key)?;
         let bytes = self.runtime.block_on(async {
             let result = self.store.get(&path).await?;
@@ -259,12 +315,13 @@ impl ObjectStorage {
         Ok(bytes.map_err(|e| self.store_error(key, e))?.to_vec())
     }
 
-    /// Whether an object is stored under `key` exactly.
+    /// Whether an object is stored under `key` exactly (here, or — pulled here — on
+    /// another member).
     pub fn exists(&self, key: &str) -> StorageResult<bool> {
         let path = Self::path(key)?;
         match self.runtime.block_on(self.store.head(&path)) {
             Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(object_store::Error::NotFound { .. }) => self.pull(key),
             Err(e) => Err(self.store_error(key, e)),
         }
     }
@@ -319,6 +376,10 @@ impl ObjectStorage {
     /// beside it, so a failed download leaves no partial file), in parts when it is large.
     /// Returns its size.
     pub fn get_file(&self, key: &str, file: &Path) -> StorageResult<u64> {
+        self.or_pulled(key, || self.get_file_here(key, file))
+    }
+
+    fn get_file_here(&self, key: &str, file: &Path) -> StorageResult<u64> {
         let path = Self::path(key)?;
         let io = |action: &'static str, at: &Path| {
             let at = at.to_path_buf();
@@ -441,7 +502,21 @@ impl ObjectStorage {
     /// nothing is stored under the prefix. Returns the number of files written.
     pub fn download_prefix(&self, prefix: &str, dir: &Path) -> StorageResult<usize> {
         let base = Self::path(prefix)?;
-        let keys = self.list(prefix)?;
+        let mut keys = self.list(prefix)?;
+        if keys.is_empty()
+            && let Some(remote) = &self.remote
+        {
+            let found = remote.list(prefix).map_err(|message| StorageError::Store {
+                url: self.url.clone(),
+                key: prefix.to_string(),
+                message: format!("listing it on the other nodes failed: {message}"),
+            })?;
+            let folder = format!("{}/", prefix.trim_end_matches('/'));
+            for key in found.iter().filter(|k| k.starts_with(&folder)) {
+                self.pull(key)?;
+            }
+            keys = self.list(prefix)?;
+        }
         if keys.is_empty() {
             return Err(StorageError::NotFound {
                 url: self.url.clone(),

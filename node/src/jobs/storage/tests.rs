@@ -164,3 +164,77 @@ fn missing_keys_and_bad_keys_are_named() {
         assert!(matches!(error, StorageError::InvalidKey { .. }), "{error}");
     }
 }
+
+/// Another member's store, reached directly (the node reaches it through Flight).
+struct Peer(ObjectStorage);
+
+impl RemoteObjects for Peer {
+    fn fetch(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.0.get_bytes(key) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StorageError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other.to_string()),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let mut keys = self.0.list(prefix).map_err(|e| e.to_string())?;
+        // A misbehaving peer's key outside the prefix is never pulled.
+        keys.push("elsewhere/secret".into());
+        Ok(keys)
+    }
+}
+
+#[test]
+fn a_node_without_a_shared_store_pulls_what_it_lacks_from_its_peers() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let theirs = local(&dir.path().join("a"), &runtime);
+    theirs
+        .put_bytes("models/m1/model.json", b"{\"kind\":1}".to_vec())
+        .expect("put");
+    theirs
+        .put_bytes("models/m1/weights.bin", vec![7; 10])
+        .expect("put");
+    theirs
+        .put_bytes("elsewhere/secret", b"no".to_vec())
+        .expect("put");
+    theirs
+        .put_bytes("generations/g1/data.csv", b"a\n1\n".to_vec())
+        .expect("put");
+    let ours = local(&dir.path().join("b"), &runtime).with_remote(Arc::new(Peer(theirs.clone())));
+    let alone = local(&dir.path().join("c"), &runtime);
+
+    assert!(matches!(
+        alone.get_bytes("generations/g1/data.csv"),
+        Err(StorageError::NotFound { .. })
+    ));
+    assert_eq!(
+        ours.get_bytes("generations/g1/data.csv").expect("pulled"),
+        b"a\n1\n"
+    );
+    let copy = dir.path().join("m1");
+    assert_eq!(ours.download_prefix("models/m1", &copy).expect("pulled"), 2);
+    assert_eq!(
+        std::fs::read(copy.join("weights.bin")).expect("file"),
+        vec![7; 10]
+    );
+    // Kept here afterwards, and nothing outside the prefix came along.
+    assert_eq!(
+        ours.list("models").expect("list"),
+        ["models/m1/model.json", "models/m1/weights.bin"]
+    );
+    assert!(
+        !ours
+            .list("elsewhere")
+            .expect("list")
+            .iter()
+            .any(|k| k.contains("secret"))
+    );
+    assert!(!ours.exists("models/m2/model.json").expect("exists"));
+    let file = dir.path().join("out.csv");
+    assert!(matches!(
+        ours.get_file("generations/g2/data.csv", &file),
+        Err(StorageError::NotFound { .. })
+    ));
+}
