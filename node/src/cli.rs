@@ -210,6 +210,44 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Manage API keys (through the cluster, with its secret).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an API key and print it once on stdout (nothing else goes there).
+    CreateKey {
+        /// A member's TOML config (its address, peers and [tls]); the cluster secret comes
+        /// from MIRAGE_CLUSTER_SECRET or the file's `cluster_secret`.
+        #[arg(long)]
+        config: PathBuf,
+        /// The tenant: tnt_… or a UUID, `default` (the bootstrap key's), or `new` (a fresh
+        /// id, printed on stderr; needs --tenant-name).
+        #[arg(long, value_parser = crate::admin_cmd::parse_tenant)]
+        tenant: crate::admin_cmd::TenantChoice,
+        /// admin, operator or analyst.
+        #[arg(long, value_parser = crate::admin_cmd::parse_role)]
+        role: mirage_actors::Role,
+        /// A name for the key ("ci", "laptop").
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Create the tenant with this name first (harmless if it exists with that name).
+        #[arg(long)]
+        tenant_name: Option<String>,
+    },
+    /// Revoke an API key at once, on every node.
+    RevokeKey {
+        /// A member's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+        /// The key, as printed by create-key.
+        #[arg(long)]
+        key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -419,6 +457,30 @@ pub fn run() -> anyhow::Result<()> {
                 println!();
             }
         }
+        Command::Admin {
+            command:
+                AdminCommand::CreateKey {
+                    config,
+                    tenant,
+                    role,
+                    label,
+                    tenant_name,
+                },
+        } => {
+            let key = crate::admin_cmd::run_create_key(
+                &config,
+                crate::admin_cmd::CreateKey {
+                    tenant,
+                    role,
+                    label,
+                    tenant_name,
+                },
+            )?;
+            println!("{key}");
+        }
+        Command::Admin {
+            command: AdminCommand::RevokeKey { config, key },
+        } => crate::admin_cmd::run_revoke_key(&config, &key)?,
         Command::Models => {
             for kind in mirage_models::available_models() {
                 println!("{kind}");

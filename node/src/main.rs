@@ -12,7 +12,9 @@
 //! - `demo.rs`: the bundled Adult census dataset.
 //! - `config.rs`: node configuration loading (`mirage config check`).
 //! - `node_cmd.rs`: `mirage node` (a cluster member) and `mirage cluster status`.
+//! - `admin_cmd.rs`: `mirage admin create-key|revoke-key`, and the bootstrap key.
 
+mod admin_cmd;
 mod api;
 mod budget;
 mod choose;

@@ -158,6 +158,8 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on grpc_addr {address}"))?;
+    let server_tls = crate::gateway::auth::tls::server_config(&config.tls)?;
+    let client_tls = crate::gateway::auth::tls::client_config(&config.tls)?;
     let raft_dir = config.data_dir.join("raft");
     let node = Arc::new(
         RaftNode::start(
@@ -165,7 +167,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
             &raft_dir,
             &raft_config(&config),
             ClusterMachine::default(),
-            GrpcTransport::new(checked.clone()),
+            GrpcTransport::with_tls(checked.clone(), client_tls.clone()),
         )
         .await
         .with_context(|| format!("cannot start node {}", config.node_id))?,
@@ -176,7 +178,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     // and the peers over the internal service (writes are forwarded to the leader).
     let members = Members::new();
     members.insert(Arc::clone(&node));
-    let transport = GrpcTransport::new(checked.clone());
+    let transport = GrpcTransport::with_tls(checked.clone(), client_tls.clone());
     for peer in &config.peers {
         members
             .insert_remote_via(peer.node_id, &peer.grpc_addr.to_string(), transport.clone())
@@ -227,12 +229,27 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         runtime.hub().clone(),
     );
     let public = crate::api::PublicServices::new(gateway.clone());
+    // Every public call is authenticated, rate-limited and measured (gateway::auth).
+    let rpc_metrics = Arc::new(crate::gateway::auth::RpcMetrics::new());
+    let auth = crate::gateway::auth::AuthLayer::for_node(
+        &config,
+        Arc::clone(&node) as Arc<dyn crate::gateway::auth::KeyLookup>,
+        checked.clone(),
+        Arc::clone(&rpc_metrics),
+    );
+    let mut builder = Server::builder();
+    if let Some(tls) = server_tls {
+        builder = builder.tls_config(tls).context("tls: cannot serve TLS")?;
+    }
     let metrics_addr = config.metrics_addr();
     let metrics_listener = crate::api::metrics::bind(metrics_addr).await?;
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = tokio::spawn(crate::api::metrics::serve(
         metrics_listener,
-        crate::api::metrics::MetricsSource::new(Arc::clone(&node)),
+        crate::api::metrics::MetricsSource::new(Arc::clone(&node)).with_section({
+            let rpc = Arc::clone(&rpc_metrics);
+            Arc::new(move |out: &mut String| rpc.render(out))
+        }),
         async {
             let _ = metrics_stopped.await;
         },
@@ -240,7 +257,8 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tokio::spawn(
-        Server::builder()
+        builder
+            .layer(auth)
             .add_service(internal)
             .add_service(cluster)
             .add_service(public.jobs())
@@ -259,7 +277,10 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         config.data_dir.display()
     );
 
-    bootstrap_if_first(&node, &config).await?;
+    if bootstrap_if_first(&node, &config).await? {
+        let client = Arc::clone(&client) as Arc<dyn StateClient>;
+        crate::admin_cmd::create_bootstrap_key(client, &config.data_dir).await?;
+    }
 
     let outcome = tokio::select! {
         signal = shutdown_signal() => signal,
@@ -314,9 +335,9 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     }
 }
 
-/// The lowest-id member creates the cluster when its log is empty; elsewhere, or once the
-/// log holds anything, nothing happens.
-async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::Result<()> {
+/// The lowest-id member creates the cluster when its log is empty (and says so); elsewhere,
+/// or once the log holds anything, nothing happens.
+async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::Result<bool> {
     let lowest = config
         .peers
         .iter()
@@ -324,12 +345,12 @@ async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::
         .min()
         .is_none_or(|peer| config.node_id < peer);
     if !lowest {
-        return Ok(());
+        return Ok(false);
     }
     let metrics = node.metrics().await.context("reading the raft state")?;
     if metrics.last_log_index.is_some() || !metrics.voters.is_empty() {
         tracing::info!(node_id = config.node_id, "cluster already initialized");
-        return Ok(());
+        return Ok(false);
     }
     let mut members: BTreeMap<NodeId, String> = config
         .peers
@@ -339,28 +360,8 @@ async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::
     members.insert(config.node_id, config.grpc_addr.to_string());
     node.bootstrap(members)
         .await
-        .with_context(|| format!("bootstrapping the cluster from node {}", config.node_id))
-}
-
-/// Puts the caller's credentials on a request: an API key (`MIRAGE_API_KEY`), else the
-/// cluster secret (`MIRAGE_CLUSTER_SECRET`, for operators on a member's machine).
-fn credentials(
-    metadata: &mut tonic::metadata::MetadataMap,
-    api_key: Option<String>,
-    secret: Option<String>,
-) -> anyhow::Result<()> {
-    if let Some(key) = api_key.filter(|k| !k.trim().is_empty()) {
-        let value = key.trim().parse().map_err(|_| {
-            anyhow::anyhow!("MIRAGE_API_KEY holds characters a header cannot carry")
-        })?;
-        metadata.insert("x-api-key", value);
-    } else if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-        let value = secret.parse().map_err(|_| {
-            anyhow::anyhow!("{SECRET_VARIABLE} holds characters a header cannot carry")
-        })?;
-        metadata.insert("x-mirage-cluster-secret", value);
-    }
-    Ok(())
+        .with_context(|| format!("bootstrapping the cluster from node {}", config.node_id))?;
+    Ok(true)
 }
 
 /// Asks the node at `address` (`host:port`) for the cluster status.
@@ -379,11 +380,7 @@ async fn fetch_status(address: &str, timeout: Duration) -> anyhow::Result<Cluste
         .await
         .with_context(|| format!("cannot connect to a mirage node at {address}"))?;
     let mut request = tonic::Request::new(GetClusterStatusRequest {});
-    credentials(
-        request.metadata_mut(),
-        std::env::var("MIRAGE_API_KEY").ok(),
-        std::env::var(SECRET_VARIABLE).ok(),
-    )?;
+    crate::gateway::auth::attach_env_credentials(request.metadata_mut());
     let response = ClusterServiceClient::new(channel)
         .get_cluster_status(request)
         .await

@@ -10,6 +10,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod auth;
+mod rate_limits;
+mod tls;
+
+pub use auth::{AuthConfig, OidcConfig};
+pub use rate_limits::{Limit, RateLimitConfig, TenantLimits};
+pub use tls::TlsConfig;
+
 /// Why a configuration is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid node config: {field}: {message}")]
@@ -196,6 +204,12 @@ pub struct NodeConfig {
     /// a config does not leak it.
     #[serde(skip_serializing)]
     pub cluster_secret: Option<String>,
+    /// How public API callers authenticate (API keys always; OIDC tokens when set).
+    pub auth: AuthConfig,
+    /// Per-tenant, per-method request rate limits of the public API.
+    pub rate_limits: RateLimitConfig,
+    /// TLS for the gRPC server and node-to-node calls.
+    pub tls: TlsConfig,
 }
 
 impl Default for NodeConfig {
@@ -212,6 +226,9 @@ impl Default for NodeConfig {
             resources: ResourcesConfig::default(),
             cluster: ClusterTimingConfig::default(),
             cluster_secret: None,
+            auth: AuthConfig::default(),
+            rate_limits: RateLimitConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -280,6 +297,9 @@ impl NodeConfig {
             ));
         }
         self.cluster.validate()?;
+        self.auth.validate()?;
+        self.rate_limits.validate()?;
+        self.tls.validate(self.grpc_addr)?;
         if let Some(secret) = &self.cluster_secret {
             validate_secret(secret).map_err(|message| invalid("cluster_secret", message))?;
         }

@@ -6,6 +6,10 @@
 //!   events seen here.
 //! - `caller.rs`: [`Caller`], the tenant and role an authenticated request acts for.
 //! - `status.rs`: the one mapping from errors to gRPC statuses with stable error codes.
+//! - `auth/`, `limits/`: who is calling (API keys, OIDC tokens, the cluster secret), the
+//!   tower layer that authenticates and rate-limits every public call.
+//! - `access.rs`: tenant-scoped lookups; `datasets.rs`, `generations.rs`: the create and
+//!   submit paths the services share; `paging.rs`; `peers.rs`: objects from other members.
 //!
 //! Reads come from this node's applied state without copying it ([`Gateway::read`]); a
 //! follower may be a few milliseconds behind the leader, so lookups of something that may
@@ -13,9 +17,11 @@
 //! answering `NOT_FOUND`.
 
 pub mod access;
+pub mod auth;
 pub mod caller;
 pub mod datasets;
 pub mod generations;
+pub mod limits;
 pub mod paging;
 pub mod peers;
 pub mod status;

@@ -15,7 +15,7 @@ use openraft::raft::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
 use super::super::network::{Delivery, RaftTransport, TransportError};
@@ -62,6 +62,8 @@ struct Shared {
     /// The peers chaos tests cut this node off from (`MIRAGE_FAULTS_FILE`); `None` in normal
     /// operation.
     faults: Option<FaultFilter>,
+    /// With TLS, targets are dialled with `https` and checked against this config's CA.
+    tls: Option<ClientTlsConfig>,
 }
 
 /// Delivers Raft RPCs to other nodes' [`RaftGrpcServer`](super::RaftGrpcServer)s, presenting
@@ -100,12 +102,33 @@ impl GrpcTransport {
         config: GrpcTransportConfig,
         faults: Option<FaultFilter>,
     ) -> Self {
+        Self::build(secret, config, faults, None)
+    }
+
+    /// A transport that presents `secret` and, given `tls` (from the node's `[tls]`),
+    /// dials every target with `https`, checking its certificate and presenting the node's.
+    pub fn with_tls(secret: ClusterSecret, tls: Option<ClientTlsConfig>) -> Self {
+        Self::build(
+            secret,
+            GrpcTransportConfig::default(),
+            FaultFilter::from_env(),
+            tls,
+        )
+    }
+
+    fn build(
+        secret: ClusterSecret,
+        config: GrpcTransportConfig,
+        faults: Option<FaultFilter>,
+        tls: Option<ClientTlsConfig>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 secret,
                 config,
                 channels: Mutex::new(HashMap::new()),
                 faults,
+                tls,
             }),
         }
     }
@@ -122,16 +145,29 @@ impl GrpcTransport {
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());
         }
+        let tls = self.shared.tls.as_ref();
         let uri = if address.contains("://") {
             address.to_owned()
+        } else if tls.is_some() {
+            format!("https://{address}")
         } else {
             format!("http://{address}")
         };
         let config = &self.shared.config;
-        let endpoint = Endpoint::from_shared(uri).map_err(|error| TransportError::Unreachable {
-            target,
-            reason: format!("the address {address:?} is not valid: {error}"),
-        })?;
+        let mut endpoint =
+            Endpoint::from_shared(uri).map_err(|error| TransportError::Unreachable {
+                target,
+                reason: format!("the address {address:?} is not valid: {error}"),
+            })?;
+        if let Some(tls) = tls {
+            endpoint =
+                endpoint
+                    .tls_config(tls.clone())
+                    .map_err(|error| TransportError::Unreachable {
+                        target,
+                        reason: format!("cannot set up TLS to {address}: {error}"),
+                    })?;
+        }
         let channel = endpoint
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)

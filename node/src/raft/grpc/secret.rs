@@ -49,7 +49,13 @@ impl ClusterSecret {
     pub(super) fn admits(&self, metadata: &MetadataMap) -> bool {
         metadata
             .get(CLUSTER_SECRET_HEADER)
-            .is_some_and(|presented| constant_time_eq(self.header.as_bytes(), presented.as_bytes()))
+            .is_some_and(|presented| self.matches(presented.as_bytes()))
+    }
+
+    /// Whether `presented` (a header's value) is this secret, compared in constant time:
+    /// the public API's authentication accepts the secret too.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        constant_time_eq(self.header.as_bytes(), presented)
     }
 }
 
