@@ -116,8 +116,7 @@ class Cluster:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
-        for node in self.nodes.values():
-            stop(node)
+        stop(list(self.nodes.values()))
 
 
 def toml_string(value: object) -> str:
@@ -183,21 +182,29 @@ def start(node: Node, binary: Path) -> None:
         )
 
 
-def stop(node: Node) -> None:
-    """SIGTERM, then SIGKILL if the node is still there after a few seconds."""
-    process = node.process
-    if process is None or process.poll() is not None:
+def signal_node(node: Node, sig: signal.Signals) -> None:
+    """Sends `sig` to the node's process group, if it still runs."""
+    if node.process is None or node.process.poll() is not None:
         return
-    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
+    try:
+        os.killpg(node.process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop(nodes: list[Node], grace_s: float = 5.0) -> None:
+    """SIGTERM to every node at once, then SIGKILL to any still there after `grace_s`."""
+    for node in nodes:
+        signal_node(node, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for node in nodes:
+        if node.process is None:
             continue
+        try:
+            node.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            signal_node(node, signal.SIGKILL)
+            node.process.wait()
 
 
 def cluster_status(cluster: Cluster, node_id: int) -> cluster_pb2.ClusterStatus | None:
