@@ -36,6 +36,7 @@ use tonic::transport::{Endpoint, Server};
 use crate::api::ClusterApi;
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
 use crate::gateway::Gateway;
+use crate::gateway::flight;
 use crate::jobs::catalog::Catalog;
 use crate::jobs::{NodeJobRunner, ObjectStorage};
 use crate::node_runtime::{NodeRuntime, RuntimeParts};
@@ -190,8 +191,22 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         RetryPolicy::default(),
     ));
     let store_url = config.object_store_url();
-    let storage = ObjectStorage::open(&store_url, tokio::runtime::Handle::current())
+    let mut storage = ObjectStorage::open(&store_url, tokio::runtime::Handle::current())
         .with_context(|| format!("node {}: object_store {store_url}", config.node_id))?;
+    if config.object_store.trim().is_empty() && !config.peers.is_empty() {
+        // Every node keeps its own objects: what a job or a reader lacks here is fetched
+        // from the other members over Flight (and kept).
+        let peers = config
+            .peers
+            .iter()
+            .map(|peer| peer.flight_addr().to_string())
+            .collect();
+        storage = storage.with_remote(Arc::new(crate::gateway::peers::PeerObjects::new(
+            peers,
+            secret.clone(),
+            tokio::runtime::Handle::current(),
+        )));
+    }
     let runner = Arc::new(
         NodeJobRunner::new(storage.clone(), &config.data_dir).with_catalog(Catalog::new(
             Arc::clone(&client) as Arc<dyn StateClient>,
@@ -222,13 +237,20 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         spec.clone(),
         config.flight_addr.to_string(),
     ));
+    // Models stay warm on this node for streaming (`SampleRows`, stream-mode generations).
+    let cache = crate::gateway::serving::ModelCache::new(
+        config.serving.clone(),
+        storage.clone(),
+        config.data_dir.join("serving-cache"),
+    );
+    let _sweeper = cache.spawn_sweeper();
     let gateway = Gateway::new(
         Arc::clone(&node),
         Arc::clone(&client) as Arc<dyn StateClient>,
         storage,
         runtime.hub().clone(),
     );
-    let public = crate::api::PublicServices::new(gateway.clone());
+    let public = crate::api::PublicServices::new(gateway.clone(), cache.clone());
     // Every public call is authenticated, rate-limited and measured (gateway::auth).
     let rpc_metrics = Arc::new(crate::gateway::auth::RpcMetrics::new());
     let auth = crate::gateway::auth::AuthLayer::for_node(
@@ -238,7 +260,11 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         Arc::clone(&rpc_metrics),
     );
     let mut builder = Server::builder();
+    let mut flight_builder = flight::builder();
     if let Some(tls) = server_tls {
+        flight_builder = flight_builder
+            .tls_config(tls.clone())
+            .context("tls: cannot serve Flight with TLS")?;
         builder = builder.tls_config(tls).context("tls: cannot serve TLS")?;
     }
     let metrics_addr = config.metrics_addr();
@@ -246,14 +272,36 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = tokio::spawn(crate::api::metrics::serve(
         metrics_listener,
-        crate::api::metrics::MetricsSource::new(Arc::clone(&node)).with_section({
-            let rpc = Arc::clone(&rpc_metrics);
-            Arc::new(move |out: &mut String| rpc.render(out))
-        }),
+        crate::api::metrics::MetricsSource::new(Arc::clone(&node))
+            .with_section({
+                let rpc = Arc::clone(&rpc_metrics);
+                Arc::new(move |out: &mut String| rpc.render(out))
+            })
+            .with_section({
+                let cache = cache.clone();
+                Arc::new(move |out: &mut String| cache.render(out))
+            }),
         async {
             let _ = metrics_stopped.await;
         },
     ));
+    // Arrow Flight on flight_addr: bulk upload and download (the gateway's flight module).
+    let flight_listener = tokio::net::TcpListener::bind(config.flight_addr)
+        .await
+        .with_context(|| format!("cannot listen on flight_addr {}", config.flight_addr))?;
+    let flight_service = flight::FlightGateway::new(gateway.clone(), flight::locations(&config))
+        .with_scratch(config.data_dir.join("flight"));
+    let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flight_incoming = TcpIncoming::from(flight_listener).with_nodelay(Some(true));
+    // The same authentication, limits and metrics as the gRPC API.
+    let flight_server = tokio::spawn(
+        flight_builder
+            .layer(auth.clone())
+            .add_service(flight::flight_server(flight_service))
+            .serve_with_incoming_shutdown(flight_incoming, async {
+                let _ = flight_stopped.await;
+            }),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tokio::spawn(
@@ -299,6 +347,13 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::debug!("the metrics server did not stop in time");
+    }
+    let _ = flight_stop.send(());
+    if tokio::time::timeout(Duration::from_secs(2), flight_server)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the Flight server did not stop in time");
     }
     let _ = stop.send(());
     if !server.is_finished()
@@ -562,6 +617,7 @@ mod tests {
             node_id: 2,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7720)),
             actor_addr: None,
+            flight_addr: None,
         });
         let error = cluster_secret(&config, None, "x.toml").expect_err("no secret");
         assert!(error.to_string().contains(SECRET_VARIABLE), "{error}");

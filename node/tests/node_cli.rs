@@ -64,10 +64,15 @@ fn start(config: &Path, secret: Option<&str>) -> Child {
     command.spawn().expect("spawn mirage node")
 }
 
-/// `mirage cluster status --json` against `port`: the JSON, or None when it fails.
-fn status(port: u16) -> Option<Value> {
-    let output = mirage()
-        .env("MIRAGE_CLUSTER_SECRET", SECRET)
+/// `mirage cluster status --json` against `port`, authenticated by the API `key` when
+/// given (else the test clusters' secret).
+fn status_as(port: u16, key: Option<&str>) -> Option<Value> {
+    let mut command = mirage();
+    match key {
+        Some(key) => command.env("MIRAGE_API_KEY", key),
+        None => command.env("MIRAGE_CLUSTER_SECRET", SECRET),
+    };
+    let output = command
         .args(["cluster", "status", "--json", "--addr"])
         .arg(format!("127.0.0.1:{port}"))
         .output()
@@ -80,10 +85,21 @@ fn status(port: u16) -> Option<Value> {
 
 /// Polls `check` on the status of `port` until it holds or `timeout` passes.
 fn wait_for(port: u16, timeout: Duration, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    wait_for_as(port, None, timeout, what, check)
+}
+
+/// [`wait_for`] authenticated by the API `key` when given.
+fn wait_for_as(
+    port: u16,
+    key: Option<&str>,
+    timeout: Duration,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let start = Instant::now();
     let mut last = None;
     while start.elapsed() < timeout {
-        if let Some(status) = status(port) {
+        if let Some(status) = status_as(port, key) {
             if check(&status) {
                 return status;
             }
@@ -92,6 +108,21 @@ fn wait_for(port: u16, timeout: Duration, what: &str, check: impl Fn(&Value) -> 
         std::thread::sleep(Duration::from_millis(200));
     }
     panic!("{what} not seen on port {port} within {timeout:?}; last status: {last:?}");
+}
+
+/// The bootstrap admin key a node that created its cluster wrote into `data_dir`.
+fn bootstrap_key(data_dir: &Path) -> String {
+    let file = data_dir.join("bootstrap-key");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && !text.trim().is_empty()
+        {
+            return text.trim().to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no bootstrap key at {}", file.display());
 }
 
 fn node_entry(status: &Value, id: u64) -> Option<&Value> {
@@ -119,7 +150,10 @@ fn a_single_node_leads_and_reports_its_resources_then_stops_on_sigterm() {
     let port = ports[0].grpc;
     let config = write_config(dir.path(), 1, &ports, 3);
     let mut nodes = Nodes(vec![(1, start(&config, None))]);
-    let status = wait_for(port, Duration::from_secs(20), "node 1 leading", |s| {
+    // A lone node makes its own secret; its bootstrap admin key authenticates the status.
+    let key = bootstrap_key(&dir.path().join("node-1"));
+    let key = Some(key.as_str());
+    let status = wait_for_as(port, key, Duration::from_secs(20), "node 1 leading", |s| {
         s["leader_id"] == 1 && node_entry(s, 1).is_some_and(|n| n["last_heartbeat_at_ms"] != 0)
     });
     let node = node_entry(&status, 1).expect("node 1");
@@ -144,9 +178,13 @@ fn a_single_node_leads_and_reports_its_resources_then_stops_on_sigterm() {
         assert!(exit.success(), "{exit:?}");
         // The store is released: the node starts again on the same data and leads again.
         nodes.0[0] = (1, start(&config, None));
-        wait_for(port, Duration::from_secs(20), "node 1 leading again", |s| {
-            s["leader_id"] == 1
-        });
+        wait_for_as(
+            port,
+            key,
+            Duration::from_secs(20),
+            "node 1 leading again",
+            |s| s["leader_id"] == 1,
+        );
     }
 }
 

@@ -46,9 +46,19 @@ pub struct PeerConfig {
     /// The peer's actor address (ractor_cluster); default: its gRPC port + 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_addr: Option<SocketAddr>,
+    /// The peer's Arrow Flight address; default: its gRPC port + 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight_addr: Option<SocketAddr>,
 }
 
 impl PeerConfig {
+    /// The peer's Flight address, with the default filled in.
+    pub fn flight_addr(&self) -> SocketAddr {
+        self.flight_addr.unwrap_or_else(|| {
+            SocketAddr::new(self.grpc_addr.ip(), self.grpc_addr.port().wrapping_add(1))
+        })
+    }
+
     /// The peer's actor address, with the default filled in.
     pub fn actor_addr(&self) -> SocketAddr {
         self.actor_addr
@@ -170,6 +180,81 @@ pub struct ResourcesConfig {
     pub gpus: Vec<GpuConfig>,
 }
 
+/// Serving rows straight from warm models (`GenerationService.SampleRows`): the per-node
+/// model cache and the limits of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServingConfig {
+    /// Most memory the warm models of this node may take, in bytes (estimated from the
+    /// size of their stored files); least recently used models are dropped beyond it.
+    pub cache_bytes: u64,
+    /// A warm model unused for this many seconds is dropped.
+    pub ttl_secs: u64,
+    /// Most rows one `SampleRows` call may ask for.
+    pub max_stream_rows: u64,
+    /// Rows per streamed batch when a request leaves `batch_rows` at 0.
+    pub default_batch_rows: u32,
+    /// Most rows per streamed batch; larger requested batches are cut to this.
+    pub max_batch_rows: u32,
+    /// Batches sampled ahead of a slow client before sampling waits for it.
+    pub prefetch_batches: u32,
+    /// Most bytes of one streamed message: a batch that encodes larger is sent as several
+    /// smaller ones. gRPC clients refuse messages over 4 MiB unless told otherwise.
+    pub max_message_bytes: u64,
+}
+
+impl Default for ServingConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 2 << 30,
+            ttl_secs: 600,
+            max_stream_rows: 100_000_000,
+            default_batch_rows: 4096,
+            max_batch_rows: 65_536,
+            prefetch_batches: 4,
+            max_message_bytes: 4_000_000,
+        }
+    }
+}
+
+impl ServingConfig {
+    /// Checks the settings one by one and against each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("serving.cache_bytes", self.cache_bytes),
+            ("serving.ttl_secs", self.ttl_secs),
+            ("serving.max_stream_rows", self.max_stream_rows),
+            (
+                "serving.default_batch_rows",
+                u64::from(self.default_batch_rows),
+            ),
+            ("serving.max_batch_rows", u64::from(self.max_batch_rows)),
+            ("serving.prefetch_batches", u64::from(self.prefetch_batches)),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
+        if self.max_message_bytes < 65_536 {
+            return Err(invalid(
+                "serving.max_message_bytes",
+                "must be at least 65536: smaller messages cost more framing than rows",
+            ));
+        }
+        if self.default_batch_rows > self.max_batch_rows {
+            return Err(invalid(
+                "serving.default_batch_rows",
+                format!(
+                    "must not exceed max_batch_rows ({}): lower it or raise max_batch_rows",
+                    self.max_batch_rows
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One node's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -199,6 +284,9 @@ pub struct NodeConfig {
     pub resources: ResourcesConfig,
     /// Runtime timings (elections, leases, heartbeats, scheduling).
     pub cluster: ClusterTimingConfig,
+    /// Serving rows from warm models (`[serving]`).
+    #[serde(default)]
+    pub serving: ServingConfig,
     /// The secret shared by the members of a multi-node cluster, presented on every internal
     /// Raft call (`MIRAGE_CLUSTER_SECRET` overrides it). Never written back out, so printing
     /// a config does not leak it.
@@ -225,6 +313,7 @@ impl Default for NodeConfig {
             peers: Vec::new(),
             resources: ResourcesConfig::default(),
             cluster: ClusterTimingConfig::default(),
+            serving: ServingConfig::default(),
             cluster_secret: None,
             auth: AuthConfig::default(),
             rate_limits: RateLimitConfig::default(),
@@ -300,6 +389,7 @@ impl NodeConfig {
         self.auth.validate()?;
         self.rate_limits.validate()?;
         self.tls.validate(self.grpc_addr)?;
+        self.serving.validate()?;
         if let Some(secret) = &self.cluster_secret {
             validate_secret(secret).map_err(|message| invalid("cluster_secret", message))?;
         }
@@ -375,6 +465,41 @@ mod tests {
     }
 
     #[test]
+    fn serving_settings_default_and_name_their_field() {
+        let config: NodeConfig =
+            serde_json::from_str(r#"{"node_id": 2}"#).expect("no [serving] section");
+        assert_eq!(config.serving, ServingConfig::default());
+        assert_eq!(config.serving.cache_bytes, 2 * 1024 * 1024 * 1024);
+        assert_eq!(config.serving.ttl_secs, 600);
+        let config: NodeConfig = serde_json::from_str(r#"{"serving": {"ttl_secs": 5}}"#)
+            .expect("a partial [serving] section");
+        assert_eq!(config.serving.ttl_secs, 5);
+        assert_eq!(config.serving.max_batch_rows, 65_536);
+        let unknown = serde_json::from_str::<NodeConfig>(r#"{"serving": {"cache_size": 5}}"#);
+        assert!(unknown.is_err(), "unknown serving keys are refused");
+        type Change = fn(&mut ServingConfig);
+        let cases: [(Change, &str); 8] = [
+            (|s| s.cache_bytes = 0, "serving.cache_bytes"),
+            (|s| s.ttl_secs = 0, "serving.ttl_secs"),
+            (|s| s.max_stream_rows = 0, "serving.max_stream_rows"),
+            (|s| s.default_batch_rows = 0, "serving.default_batch_rows"),
+            (|s| s.max_batch_rows = 0, "serving.max_batch_rows"),
+            (|s| s.prefetch_batches = 0, "serving.prefetch_batches"),
+            (|s| s.max_message_bytes = 1000, "serving.max_message_bytes"),
+            (
+                |s| s.default_batch_rows = s.max_batch_rows + 1,
+                "serving.default_batch_rows",
+            ),
+        ];
+        for (change, field) in cases {
+            let mut config = NodeConfig::default();
+            change(&mut config.serving);
+            let error = config.validate().expect_err(field);
+            assert_eq!(error.field, field);
+        }
+    }
+
+    #[test]
     fn the_actor_address_defaults_beside_the_grpc_address() {
         let config = NodeConfig::default();
         assert_eq!(
@@ -393,6 +518,7 @@ mod tests {
             node_id: id,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], port)),
             actor_addr: None,
+            flight_addr: None,
         };
         let timing = |change: fn(&mut ClusterTimingConfig)| {
             let mut cluster = ClusterTimingConfig::default();

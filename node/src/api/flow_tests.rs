@@ -37,7 +37,12 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
     let datasets = DatasetApi::new(gateway.clone());
     let jobs = JobApi::new(gateway.clone());
     let models = ModelApi::new(gateway.clone());
-    let generations = GenerationApi::new(gateway.clone());
+    let cache = crate::gateway::serving::ModelCache::new(
+        mirage_core::config::ServingConfig::default(),
+        gateway.storage().clone(),
+        test.dir.path().join("serving-cache"),
+    );
+    let generations = GenerationApi::new(gateway.clone(), cache);
     let quality = QualityApi::new(gateway.clone());
     let privacy = PrivacyApi::new(gateway.clone());
     let operator = test.caller(1, Role::Operator).await?;

@@ -13,6 +13,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::gateway::access::parse_id;
+use crate::gateway::serving::ipc::BatchEncoder;
+use crate::gateway::serving::{self, ModelCache};
 use crate::gateway::{Gateway, Need, caller, generations, status};
 
 /// Rows per streamed batch when the caller leaves it to the server.
@@ -24,12 +26,14 @@ pub const MAX_BATCH_ROWS: usize = 65_536;
 #[derive(Debug, Clone)]
 pub struct GenerationApi {
     gateway: Gateway,
+    cache: ModelCache,
 }
 
 impl GenerationApi {
-    /// The service over `gateway`.
-    pub fn new(gateway: Gateway) -> Self {
-        Self { gateway }
+    /// The service over `gateway`, sampling stream-mode rows from the warm models of
+    /// `cache`.
+    pub fn new(gateway: Gateway, cache: ModelCache) -> Self {
+        Self { gateway, cache }
     }
 }
 
@@ -60,23 +64,6 @@ pub fn view(state: &ClusterState, generation: &Generation) -> v1::Generation {
         } as i32,
         released: generation.released,
     }
-}
-
-/// Encodes `batch` as an Arrow IPC stream (schema, then the batch).
-pub fn encode(batch: &arrow::array::RecordBatch, row_offset: u64) -> Result<v1::RowBatch, Status> {
-    let mut bytes = Vec::with_capacity(batch.get_array_memory_size() + 1024);
-    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut bytes, &batch.schema())
-        .map_err(|error| status::internal(format!("cannot encode rows: {error}")))?;
-    writer
-        .write(batch)
-        .and_then(|()| writer.finish())
-        .map_err(|error| status::internal(format!("cannot encode rows: {error}")))?;
-    drop(writer);
-    Ok(v1::RowBatch {
-        arrow_ipc: bytes,
-        row_offset,
-        rows: batch.num_rows() as u64,
-    })
 }
 
 type RowStream = Pin<Box<dyn Stream<Item = Result<v1::RowBatch, Status>> + Send>>;
@@ -112,12 +99,19 @@ fn stored_rows(gateway: &Gateway, key: String, batch_rows: usize) -> RowStream {
             }
         };
         let mut offset = 0u64;
+        let Some(first) = table.batches().first() else {
+            return;
+        };
+        let encoder = BatchEncoder::new(first.schema());
         for batch in table.batches() {
             let mut start = 0;
             while start < batch.num_rows() {
                 let length = batch_rows.min(batch.num_rows() - start);
                 let slice = batch.slice(start, length);
-                if !send(encode(&slice, offset)) {
+                let encoded = encoder
+                    .encode(&slice, offset)
+                    .map_err(|error| status::internal(format!("cannot encode rows: {error}")));
+                if !send(encoded) {
                     return;
                 }
                 offset += length as u64;
@@ -191,11 +185,29 @@ impl GenerationService for GenerationApi {
         };
         let generation = self.gateway.generation_for(&caller, id).await?;
         if generation.spec.url.is_empty() {
-            return Err(status::precondition(
-                "stream-mode generations are sampled with SampleRows",
-            ));
+            // Stream mode: the rows are sampled now, the same ones every time (same model,
+            // seed, conditions and batch size).
+            let spec = generation.spec;
+            let sample = v1::SampleRowsRequest {
+                model_id: spec.model.to_string(),
+                rows: spec.rows,
+                seed: Some(spec.seed),
+                conditions: spec.conditions.into_iter().map(Into::into).collect(),
+                batch_rows: u32::try_from(batch_rows).unwrap_or(u32::MAX),
+            };
+            let rows = serving::sample_stream(&self.gateway, &self.cache, &caller, sample).await?;
+            return Ok(Response::new(Box::pin(rows)));
         }
         let key = self.gateway.generation_rows(&caller, id).await?;
         Ok(Response::new(stored_rows(&self.gateway, key, batch_rows)))
+    }
+
+    type SampleRowsStream = serving::RowStream;
+
+    async fn sample_rows(
+        &self,
+        request: Request<v1::SampleRowsRequest>,
+    ) -> Result<Response<Self::SampleRowsStream>, Status> {
+        serving::sample_rows(&self.gateway, &self.cache, request).await
     }
 }

@@ -163,7 +163,17 @@ impl JobService for JobApi {
                 "`privacy` is set through the request's `privacy` field, not the hyperparameters",
             ));
         }
-        let record = self.gateway.dataset_for(&caller, dataset).await?;
+        let mut record = self.gateway.dataset_for(&caller, dataset).await?;
+        if record.rows.is_none() {
+            // Its profile may have been recorded through another node a moment ago.
+            if let Some(newer) = self
+                .gateway
+                .read_until(|state| state.dataset(dataset).filter(|d| d.rows.is_some()).cloned())
+                .await?
+            {
+                record = newer;
+            }
+        }
         if record.rows.is_none() {
             return Err(status::precondition(format!(
                 "dataset_id: dataset {dataset} is still being ingested; wait for its ingest job"

@@ -10,6 +10,7 @@ use mirage_proto::v1::quality_service_server::QualityServiceServer;
 
 use super::{DatasetApi, GenerationApi, JobApi, ModelApi, PrivacyApi, QualityApi};
 use crate::gateway::Gateway;
+use crate::gateway::serving::ModelCache;
 
 /// The most bytes one message may hold (generous: reports and row batches).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -18,12 +19,13 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct PublicServices {
     gateway: Gateway,
+    cache: ModelCache,
 }
 
 impl PublicServices {
-    /// The services over `gateway`.
-    pub fn new(gateway: Gateway) -> Self {
-        Self { gateway }
+    /// The services over `gateway`, with `cache` keeping models warm for streaming.
+    pub fn new(gateway: Gateway, cache: ModelCache) -> Self {
+        Self { gateway, cache }
     }
 
     /// `JobService`.
@@ -38,7 +40,7 @@ impl PublicServices {
 
     /// `GenerationService`.
     pub fn generations(&self) -> GenerationServiceServer<GenerationApi> {
-        GenerationServiceServer::new(GenerationApi::new(self.gateway.clone()))
+        GenerationServiceServer::new(GenerationApi::new(self.gateway.clone(), self.cache.clone()))
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 

@@ -20,10 +20,12 @@ pub mod access;
 pub mod auth;
 pub mod caller;
 pub mod datasets;
+pub mod flight;
 pub mod generations;
 pub mod limits;
 pub mod paging;
 pub mod peers;
+pub mod serving;
 pub mod status;
 #[cfg(test)]
 pub mod testing;

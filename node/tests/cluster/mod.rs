@@ -283,10 +283,11 @@ fn write_config(dir: &Path, index: usize, ports: &[Ports], layout: &Layout) -> P
     for (peer_index, peer) in ports.iter().enumerate() {
         if peer_index != index {
             text.push_str(&format!(
-                "\n[[peers]]\nnode_id = {}\ngrpc_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\n",
+                "\n[[peers]]\nnode_id = {}\ngrpc_addr = \"127.0.0.1:{}\"\nactor_addr = \"127.0.0.1:{}\"\nflight_addr = \"127.0.0.1:{}\"\n",
                 peer_index + 1,
                 peer.grpc,
-                peer.actor
+                peer.actor,
+                peer.flight
             ));
         }
     }

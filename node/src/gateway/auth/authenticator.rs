@@ -69,9 +69,7 @@ impl Authenticator {
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Status> {
         if let Some(presented) = headers.get(CLUSTER_SECRET_HEADER) {
             return match &self.secret {
-                Some(secret) if secret.matches(presented.as_bytes()) => {
-                    Ok(Caller::cluster())
-                }
+                Some(secret) if secret.matches(presented.as_bytes()) => Ok(Caller::cluster()),
                 _ => Err(unauthenticated(format!(
                     "the {CLUSTER_SECRET_HEADER} header does not hold this cluster's secret: \
                      use the MIRAGE_CLUSTER_SECRET the nodes share, or an API key"

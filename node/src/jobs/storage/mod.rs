@@ -326,6 +326,62 @@ impl ObjectStorage {
         }
     }
 
+    /// The size of the object under `key`, `None` when nothing is stored there.
+    pub fn size(&self, key: &str) -> StorageResult<Option<u64>> {
+        let path = Self::path(key)?;
+        match self.runtime.block_on(self.store.head(&path)) {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_error(key, e)),
+        }
+    }
+
+    /// The bytes `range` of the object under `key` (a Parquet footer, a part).
+    pub fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> StorageResult<Vec<u8>> {
+        let path = Self::path(key)?;
+        let bytes = self
+            .runtime
+            .block_on(self.store.get_range(&path, range))
+            .map_err(|e| self.store_error(key, e))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The local file holding the object under `key` when the store is a local
+    /// directory (readers then open it in place instead of downloading a copy).
+    pub fn local_file(&self, key: &str) -> Option<PathBuf> {
+        let StoreLocation::Local(dir) = StoreLocation::parse(&self.url).ok()? else {
+            return None;
+        };
+        let path = Self::path(key).ok()?;
+        let mut file = dir;
+        for part in path.parts() {
+            file.push(part.as_ref());
+        }
+        Some(file)
+    }
+
+    /// Stores the local file `file` under `key` and removes `file`: a local store on the
+    /// same file system takes it by renaming (no copy), any other store by upload.
+    pub fn put_file_moving(&self, key: &str, file: &Path) -> StorageResult<()> {
+        if let Some(target) = self.local_file(key) {
+            let io = |source| StorageError::Io {
+                action: "cannot move into the store",
+                path: target.clone(),
+                source,
+            };
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            if std::fs::rename(file, &target).is_ok() {
+                debug!(key, "object stored by rename");
+                return Ok(());
+            }
+        }
+        self.put_file(key, file)?;
+        let _ = std::fs::remove_file(file);
+        Ok(())
+    }
+
     /// Stores the local file `file` under `key`, in parts when it is large.
     pub fn put_file(&self, key: &str, file: &Path) -> StorageResult<()> {
         let path = Self::path(key)?;

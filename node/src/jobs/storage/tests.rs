@@ -238,3 +238,23 @@ fn a_node_without_a_shared_store_pulls_what_it_lacks_from_its_peers() {
         Err(StorageError::NotFound { .. })
     ));
 }
+
+#[test]
+fn sizes_ranges_local_files_and_moves() {
+    let dir = tempfile::tempdir().expect("dir");
+    let runtime = runtime();
+    let store = local(&dir.path().join("objects"), &runtime);
+    assert_eq!(store.size("a/b.bin").expect("size"), None);
+    store
+        .put_bytes("a/b.bin", b"0123456789".to_vec())
+        .expect("put");
+    assert_eq!(store.size("a/b.bin").expect("size"), Some(10));
+    assert_eq!(store.get_range("a/b.bin", 2..5).expect("range"), b"234");
+    let file = store.local_file("a/b.bin").expect("a local store");
+    assert_eq!(std::fs::read(&file).expect("read"), b"0123456789");
+    let staged = dir.path().join("staged.bin");
+    std::fs::write(&staged, b"moved").expect("write");
+    store.put_file_moving("c/d.bin", &staged).expect("move");
+    assert!(!staged.exists(), "the staged file is taken, not copied");
+    assert_eq!(store.get_bytes("c/d.bin").expect("get"), b"moved");
+}
