@@ -112,3 +112,17 @@ class ReleaseGenerationResponse(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     generation: Generation
     def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...
+
+class SampleRowsRequest(_message.Message):
+    __slots__ = ("model_id", "rows", "seed", "conditions", "batch_rows")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ROWS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    rows: int
+    seed: int
+    conditions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Condition]
+    batch_rows: int
+    def __init__(self, model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., batch_rows: _Optional[int] = ...) -> None: ...

@@ -56,6 +56,11 @@ class GenerationServiceStub:
                 request_serializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationRequest.SerializeToString,
                 response_deserializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationResponse.FromString,
                 _registered_method=True)
+        self.SampleRows = channel.unary_stream(
+                '/mirage.v1.GenerationService/SampleRows',
+                request_serializer=mirage_dot_v1_dot_generations__pb2.SampleRowsRequest.SerializeToString,
+                response_deserializer=mirage_dot_v1_dot_generations__pb2.RowBatch.FromString,
+                _registered_method=True)
 
 
 class GenerationServiceServicer:
@@ -92,6 +97,14 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SampleRows(self, request, context):
+        """Rows sampled on the spot from a warm model, as Arrow batches in order. No Raft write:
+        the answer depends only on the model and the request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GenerationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +127,11 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.ReleaseGeneration,
                     request_deserializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationRequest.FromString,
                     response_serializer=mirage_dot_v1_dot_generations__pb2.ReleaseGenerationResponse.SerializeToString,
+            ),
+            'SampleRows': grpc.unary_stream_rpc_method_handler(
+                    servicer.SampleRows,
+                    request_deserializer=mirage_dot_v1_dot_generations__pb2.SampleRowsRequest.FromString,
+                    response_serializer=mirage_dot_v1_dot_generations__pb2.RowBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +243,33 @@ class GenerationService:
             '/mirage.v1.GenerationService/ReleaseGeneration',
             mirage_dot_v1_dot_generations__pb2.ReleaseGenerationRequest.SerializeToString,
             mirage_dot_v1_dot_generations__pb2.ReleaseGenerationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SampleRows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mirage.v1.GenerationService/SampleRows',
+            mirage_dot_v1_dot_generations__pb2.SampleRowsRequest.SerializeToString,
+            mirage_dot_v1_dot_generations__pb2.RowBatch.FromString,
             options,
             channel_credentials,
             insecure,
