@@ -329,10 +329,15 @@ impl ObjectStorage {
     /// The size of the object under `key`, `None` when nothing is stored there.
     pub fn size(&self, key: &str) -> StorageResult<Option<u64>> {
         let path = Self::path(key)?;
-        match self.runtime.block_on(self.store.head(&path)) {
+        let head = |store: &Self| match store.runtime.block_on(store.store.head(&path)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.store_error(key, e)),
+            Err(e) => Err(store.store_error(key, e)),
+        };
+        match head(self)? {
+            // Missing here: another member may have it (then it is copied here).
+            None if self.pull(key)? => head(self),
+            found => Ok(found),
         }
     }
 
