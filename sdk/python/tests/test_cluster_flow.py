@@ -278,20 +278,21 @@ def test_upload_train_generate_and_read_rows_across_nodes(cluster: Cluster) -> N
 
 
 def test_a_wrong_api_key_is_refused(cluster: Cluster) -> None:
-    stub = cluster_pb2_grpc.ClusterServiceStub(cluster.channel(2))
-    request = cluster_pb2.GetClusterStatusRequest()
-    for metadata in (cluster.metadata("mk_not_a_key"), []):
-        with pytest.raises(grpc.RpcError) as refused:
-            stub.GetClusterStatus(request, metadata=metadata, timeout=10)
-        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value.details()
-    datasets = datasets_pb2_grpc.DatasetServiceStub(cluster.channel(3))
+    wrong_key = cluster.metadata("mk_not_a_key")
+    status = cluster_pb2_grpc.ClusterServiceStub(cluster.channel(2))
     with pytest.raises(grpc.RpcError) as refused:
-        datasets.ListDatasets(
-            datasets_pb2.ListDatasetsRequest(),
-            metadata=cluster.metadata("mk_not_a_key"),
-            timeout=10,
+        status.GetClusterStatus(
+            cluster_pb2.GetClusterStatusRequest(), metadata=wrong_key, timeout=10
         )
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value.details()
+    # The cluster status alone also answers callers without credentials (like /metrics),
+    # but shows them no job ids; every other method wants a key.
+    status.GetClusterStatus(cluster_pb2.GetClusterStatusRequest(), timeout=10)
+    datasets = datasets_pb2_grpc.DatasetServiceStub(cluster.channel(3))
+    for metadata in (wrong_key, []):
+        with pytest.raises(grpc.RpcError) as refused:
+            datasets.ListDatasets(datasets_pb2.ListDatasetsRequest(), metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value.details()
     # The right key also works as a bearer token.
     datasets.ListDatasets(
         datasets_pb2.ListDatasetsRequest(),
@@ -301,10 +302,12 @@ def test_a_wrong_api_key_is_refused(cluster: Cluster) -> None:
 
     client = flight_client(cluster, 2)
     wrong = flight_options("mk_not_a_key", timeout=10)
-    with pytest.raises(flight.FlightUnauthenticatedError):
-        list(client.list_flights(options=wrong))
-    with pytest.raises(flight.FlightUnauthenticatedError):
-        client.do_get(flight.Ticket(b"dataset/ds_0"), options=wrong).read_all()
+    no_key = flight.FlightCallOptions(timeout=10)
+    for options in (wrong, no_key):
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            list(client.list_flights(options=options))
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            client.do_get(flight.Ticket(b"dataset/ds_0"), options=options).read_all()
 
     # The bootstrap key is readable by its owner only.
     key_file = cluster.node(1).data_dir / "bootstrap-key"
