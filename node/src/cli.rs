@@ -210,6 +210,8 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Open the operator console (a terminal UI) on a running cluster.
+    Tui(mirage_tui::Args),
     /// Manage API keys (through the cluster, with its secret).
     Admin {
         #[command(subcommand)]
@@ -457,6 +459,7 @@ pub fn run() -> anyhow::Result<()> {
                 println!();
             }
         }
+        Command::Tui(args) => mirage_tui::run(args)?,
         Command::Admin {
             command:
                 AdminCommand::CreateKey {
