@@ -156,12 +156,13 @@ class Client:
     # --- plumbing ------------------------------------------------------------------------
 
     def _do_get(self, ticket: str):
+        import pyarrow as pa
         import pyarrow.flight as flight
 
         try:
             reader = self._conn.flight().do_get(flight.Ticket(ticket.encode()), options=self._conn.flight_options())
             return reader.read_all()
-        except flight.FlightError as error:
+        except pa.ArrowException as error:  # Flight errors, and statuses pyarrow maps to ArrowInvalid
             raise errors.from_flight_error(error) from None
 
     def close(self) -> None:

@@ -253,6 +253,7 @@ class Datasets:
         ``data`` is a pandas DataFrame, a pyarrow Table, or a CSV/Parquet path. With
         ``wait`` (the default) it returns once the dataset is ingested and profiled.
         """
+        import pyarrow as pa
         import pyarrow.flight as flight
 
         from .jobs import Job
@@ -266,7 +267,7 @@ class Datasets:
             writer.done_writing()
             answer = reader.read()
             writer.close()
-        except flight.FlightError as error:
+        except pa.ArrowException as error:
             raise errors.from_flight_error(error) from None
         if answer is None:
             raise errors.MirageError("the server did not acknowledge the upload")

@@ -145,6 +145,6 @@ def from_flight_error(error: Exception) -> MirageError:
         return NotFound(message)
     if "invalid" in lowered:
         return InvalidArgument(message)
-    if "quality gate" in lowered or "precondition" in lowered:
+    if "quality gate" in lowered or "precondition" in lowered or "not ready" in lowered:
         return FailedPrecondition(message)
     return MirageError(message)

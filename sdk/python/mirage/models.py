@@ -62,8 +62,19 @@ class Generation:
         return self.refresh()
 
     def to_arrow(self) -> "pa.Table":
-        """The rows, pulled with Arrow Flight."""
+        """The rows, pulled with Arrow Flight. A generation whose quality gate failed raises
+        :class:`mirage.FailedPrecondition` until an admin :meth:`release`\s it."""
         return self._client._do_get(f"generation/{self.id}")
+
+    def release(self) -> "Generation":
+        """Lets the rows out although the quality gate failed (admins only)."""
+        conn = self._client._conn
+        answer = conn.call(
+            conn.generations.ReleaseGeneration,
+            generations_pb2.ReleaseGenerationRequest(generation_id=self.id),
+        )
+        self._set(answer.generation)
+        return self
 
     def to_pandas(self):
         """The rows as a pandas DataFrame."""

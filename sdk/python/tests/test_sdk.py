@@ -93,13 +93,24 @@ def test_the_whole_flow(client: mirage.Client, adult_csv: Path) -> None:
     assert model.kind == "gaussian_copula"
     assert model.dataset_id == adult.id
 
-    table = model.generate(400, seed=3, conditions={"age": (">", 65)}, arrow=True)
+    try:
+        table = model.generate(400, seed=3, conditions={"age": (">", 65)}, arrow=True)
+        assert table.num_rows == 400
+    except mirage.FailedPrecondition as blocked:
+        # The rows scored below the quality gate: they stay in until an admin releases them.
+        assert "quality gate" in blocked.message
+
+    generation = model.submit_generation(400, seed=3, conditions={"age": (">", 65)})
+    report = generation.wait().report()
+    if not report.gate_passed:
+        assert report.gate_reasons
+        with pytest.raises(mirage.FailedPrecondition, match="quality gate"):
+            generation.to_arrow()
+        assert generation.release().rows_ready
+    table = generation.to_arrow()
     assert table.num_rows == 400
     ages = [a for a in table.column("age").to_pylist() if a is not None]
     assert ages and all(a > 65 for a in ages)
-
-    generation = model.submit_generation(200, seed=3, conditions={"age": ("between", 30, 40)})
-    report = generation.wait().report()
     assert 0.0 < report.overall <= 1.0
     assert report.column_scores
     assert report.to_dict()["fidelity"]["overall"] == pytest.approx(report.overall)
