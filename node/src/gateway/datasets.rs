@@ -44,22 +44,9 @@ pub fn check_name(name: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// Registers dataset `name` for the caller's tenant and queues the job that ingests
-/// `source` (an object key in the store, or a path the serving nodes can read).
-pub async fn create_dataset(
-    gateway: &Gateway,
-    caller: &Caller,
-    name: &str,
-    source: &str,
-) -> Result<CreatedDataset, Status> {
-    caller.require(Need::Write, "creating a dataset")?;
+/// Refuses a dataset name that is invalid or already taken in the caller's tenant.
+pub fn check_new_name(gateway: &Gateway, caller: &Caller, name: &str) -> Result<(), Status> {
     check_name(name)?;
-    if source.trim().is_empty() {
-        return Err(status::invalid(
-            "source",
-            "name a file, an object key or a Flight upload",
-        ));
-    }
     let taken = gateway.read(|state| {
         state
             .datasets()
@@ -74,6 +61,25 @@ pub async fn create_dataset(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Registers dataset `name` for the caller's tenant and queues the job that ingests
+/// `source` (an object key in the store, or a path the serving nodes can read).
+pub async fn create_dataset(
+    gateway: &Gateway,
+    caller: &Caller,
+    name: &str,
+    source: &str,
+) -> Result<CreatedDataset, Status> {
+    caller.require(Need::Write, "creating a dataset")?;
+    if source.trim().is_empty() {
+        return Err(status::invalid(
+            "source",
+            "name a file, an object key or a Flight upload",
+        ));
+    }
+    check_new_name(gateway, caller, name)?;
     let dataset = DatasetId::new();
     gateway
         .apply(Command::RegisterDataset(DatasetSpec {

@@ -22,7 +22,7 @@ use tracing::{info, instrument};
 use super::target::{FlightTarget, upload_name};
 use super::{FlightGateway, stored, upload};
 use crate::gateway::access::parse_id;
-use crate::gateway::datasets::{check_name, create_dataset};
+use crate::gateway::datasets::create_dataset;
 use crate::gateway::{Need, caller, status};
 
 /// The streams this service answers with.
@@ -70,22 +70,7 @@ impl FlightGateway {
     /// Refuses a new dataset name that is invalid or already taken in the caller's
     /// tenant, before the upload is read (`create_dataset` checks again at the end).
     fn check_new_name(&self, caller: &crate::gateway::Caller, name: &str) -> Result<(), Status> {
-        check_name(name)?;
-        let taken = self.gateway.read(|state| {
-            state
-                .datasets()
-                .values()
-                .any(|d| caller.owns(d.spec.tenant) && d.spec.name == name)
-        })?;
-        if taken {
-            return Err(status::error(
-                mirage_proto::v1::ErrorCode::AlreadyExists,
-                format!(
-                    "name: this tenant already has a dataset named {name:?}; pick another name or delete it"
-                ),
-            ));
-        }
-        Ok(())
+        crate::gateway::datasets::check_new_name(&self.gateway, caller, name)
     }
 }
 
