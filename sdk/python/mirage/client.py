@@ -78,7 +78,8 @@ class Client:
         dataset_id = dataset.id if isinstance(dataset, Dataset) else dataset
         config = dict(hyperparameters or {})
         if epochs is not None:
-            config.setdefault("training", {})["epochs"] = epochs
+            # Models that train in epochs take them in their `training` section.
+            config.setdefault("training", {})["max_epochs"] = epochs
         request = jobs_pb2.SubmitTrainingRequest(
             dataset_id=dataset_id,
             model_kind=_model_kind(model),

@@ -86,6 +86,11 @@ def test_the_whole_flow(client: mirage.Client, adult_csv: Path) -> None:
     assert "age" in repr(profile)
     assert any(d.id == adult.id for d in client.datasets.list())
 
+    # A neural model for one epoch, with the progress bar the quick start shows.
+    tvae = client.train(adult, model="tvae", epochs=1).wait(progress=True).model
+    assert tvae.kind == "tvae"
+    assert tvae.training_summary["epochs"] == 1
+
     job = client.train(adult, model="gaussian-copula")
     events = list(job.events())
     assert events and events[-1].status == "succeeded"
