@@ -1,5 +1,7 @@
-//! `mirage tui` end to end: a real single-node cluster, the console running under tmux,
-//! keys sent with `tmux send-keys` and the screen read with `tmux capture-pane -p`.
+//! `mirage tui` end to end: real clusters (one node, three nodes), the console running
+//! under tmux, keys sent with `tmux send-keys` and the screen read with
+//! `tmux capture-pane -p` — up to the operator's scenario: a training job's node is killed
+//! and the console shows the fail-over and the job resuming elsewhere.
 //!
 //! Needs `tmux` (Debian package `tmux`; `.ci/run` installs it).
 
@@ -229,4 +231,118 @@ fn the_console_moves_to_another_node_when_its_node_dies_and_says_so() {
         !screen.contains(&format!("leader node {leader} ")),
         "{screen}"
     );
+}
+
+/// The job's current record as node `address` sees it.
+async fn job_record(address: &str, id: &str) -> Option<mirage_proto::v1::Job> {
+    JobServiceClient::new(admin_channel(address))
+        .get_job(GetJobRequest {
+            job_id: id.to_owned(),
+        })
+        .await
+        .ok()?
+        .into_inner()
+        .job
+}
+
+/// The operator's scenario of issue 10: a training job runs on a three-node cluster, the
+/// node running it is killed, and the console shows the fail-over and the job resuming on
+/// another node.
+#[test]
+fn the_console_shows_a_training_job_resume_elsewhere_when_its_node_dies() {
+    let mut cluster = LocalCluster::start(&Layout::nodes(3));
+    let runtime = cluster::runtime();
+    let leader = runtime.block_on(cluster::wait_until_formed(
+        &cluster,
+        Duration::from_secs(30),
+    ));
+    let entry = cluster.addr(leader);
+    let sample = cluster::adult_sample(cluster.dir.path(), 2000);
+    let job_id = runtime.block_on(async {
+        let created = DatasetServiceClient::new(admin_channel(&entry))
+            .create_dataset(CreateDatasetRequest {
+                name: "adult".into(),
+                source: Some(Source::Uri(sample.display().to_string())),
+            })
+            .await
+            .expect("create dataset")
+            .into_inner();
+        let ingest = created.job.expect("ingest job").id;
+        let start = Instant::now();
+        while job_record(&entry, &ingest)
+            .await
+            .is_none_or(|job| job.status != JobStatus::Succeeded as i32)
+        {
+            assert!(start.elapsed() < Duration::from_secs(60), "ingest too slow");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        JobServiceClient::new(admin_channel(&entry))
+            .submit_training(SubmitTrainingRequest {
+                dataset_id: created.dataset_id,
+                model_kind: ModelKind::TabularArgn as i32,
+                hyperparameters_json:
+                    r#"{"training": {"max_epochs": 40, "patience": 1000, "seed": 7}}"#.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("submit training")
+            .into_inner()
+            .job
+            .expect("training job")
+            .id
+    });
+
+    // The console knows every node, so it can move on when the one it talks to dies.
+    let binary = mirage().get_program().to_string_lossy().into_owned();
+    let addresses = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.addr(id))
+        .collect::<Vec<_>>()
+        .join(",");
+    let tmux = Tmux::start(
+        "resume",
+        &format!(
+            "env MIRAGE_CLUSTER_SECRET={SECRET} MIRAGE_API_KEY= {binary} tui --addr {addresses}"
+        ),
+    );
+    tmux.wait_for(&["1 Cluster", "leader node"], Duration::from_secs(30));
+
+    // Running, with a checkpoint recorded: kill the node running it.
+    let start = Instant::now();
+    let victim = loop {
+        let job = runtime.block_on(job_record(&entry, &job_id));
+        if let Some(job) = job
+            && job.status == JobStatus::Running as i32
+            && job.checkpoint.is_some()
+            && let Some(node) = job.node_id
+        {
+            break node;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the job never ran"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    tmux.keys("2");
+    let short = &job_id[..12];
+    let screen = tmux.wait_for(
+        &[short, "running", &format!("n{victim}")],
+        Duration::from_secs(30),
+    );
+    println!("{screen}");
+    cluster.kill(victim);
+
+    // The lease runs out and the job runs again elsewhere; the console says so.
+    tmux.keys("5");
+    let screen = tmux.wait_for(&["resumed on node"], Duration::from_secs(60));
+    println!("{screen}");
+    assert!(
+        !screen.contains(&format!("resumed on node {victim} ")),
+        "{screen}"
+    );
+    tmux.keys("1");
+    let screen = tmux.wait_for(&["down"], Duration::from_secs(30));
+    println!("{screen}");
 }
