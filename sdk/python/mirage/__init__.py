@@ -7,11 +7,11 @@ Quick start::
     client = mirage.Client("127.0.0.1:7710", api_key="mk_…")
     adult = client.datasets.upload("adult.csv", name="adult")
     print(adult.profile())
-    job = client.train(adult, model="tvae", epochs=50)
-    model = job.wait(progress=True).model
-    rows = model.generate(1000, seed=7, conditions={"age": (">", 65)})
-    report = mirage.generation_of(rows).report()
+    model = client.train(adult, model="tvae", epochs=50).wait(progress=True).model
+    gen = model.submit_generation(1000, seed=7, conditions={"age": (">", 65)})
+    report = gen.wait().report()
     print(report.overall, report.gate_passed)
+    rows = gen.to_pandas()
 """
 
 from .client import Client, TrainingJob
