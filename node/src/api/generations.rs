@@ -74,36 +74,27 @@ fn stored_rows(gateway: &Gateway, key: String, batch_rows: usize) -> RowStream {
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let send = |item| sender.blocking_send(item).is_ok();
-        let scratch = match tempfile::tempdir() {
-            Ok(dir) => dir,
-            Err(error) => {
-                send(Err(status::internal(format!("no scratch space: {error}"))));
-                return;
-            }
-        };
-        let name = key.rsplit('/').next().unwrap_or("rows");
-        let local = scratch.path().join(name);
-        if let Err(error) = storage.get_file(&key, &local) {
-            send(Err(status::internal(format!(
-                "cannot read the stored rows: {error}"
-            ))));
-            return;
-        }
-        let table = match mirage_data::read_table(&local, &mirage_data::ReadOptions::default()) {
-            Ok(table) => table,
-            Err(error) => {
-                send(Err(status::internal(format!(
-                    "cannot read the stored rows: {error}"
-                ))));
+        // The same reader Flight's DoGet uses: batch by batch, a local store in place.
+        let rows = match crate::gateway::flight::stored::open(&storage, &key, &std::env::temp_dir())
+        {
+            Ok(rows) => rows,
+            Err(status) => {
+                send(Err(status));
                 return;
             }
         };
         let mut offset = 0u64;
-        let Some(first) = table.batches().first() else {
-            return;
-        };
-        let encoder = BatchEncoder::new(first.schema());
-        for batch in table.batches() {
+        let encoder = BatchEncoder::new(rows.schema.clone());
+        for batch in rows {
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    send(Err(status::internal(format!(
+                        "cannot read the stored rows: {error}"
+                    ))));
+                    return;
+                }
+            };
             let mut start = 0;
             while start < batch.num_rows() {
                 let length = batch_rows.min(batch.num_rows() - start);

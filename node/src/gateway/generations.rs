@@ -30,20 +30,15 @@ pub fn conditions(
     list: &[v1::Condition],
     schema: Option<&Schema>,
 ) -> Result<Vec<Condition>, Status> {
-    list.iter()
-        .enumerate()
-        .map(|(i, condition)| {
-            let field = format!("conditions[{i}]");
-            let parsed = Condition::try_from(condition.clone())
-                .map_err(|error| status::invalid(&field, error))?;
-            if let Some(schema) = schema
-                && !schema.columns.iter().any(|c| c.name == parsed.column)
-            {
+    let parsed = super::serving::conditions::from_proto(list.to_vec())?;
+    if let Some(schema) = schema {
+        for (i, condition) in parsed.iter().enumerate() {
+            if !schema.columns.iter().any(|c| c.name == condition.column) {
                 return Err(status::invalid(
-                    &format!("{field}.column"),
+                    &format!("conditions[{i}].column"),
                     format!(
                         "the model has no column {:?}; its columns are {}",
-                        parsed.column,
+                        condition.column,
                         schema
                             .columns
                             .iter()
@@ -53,9 +48,9 @@ pub fn conditions(
                     ),
                 ));
             }
-            Ok(parsed)
-        })
-        .collect()
+        }
+    }
+    Ok(parsed)
 }
 
 /// Submits a generation for the caller.
