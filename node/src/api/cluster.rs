@@ -52,11 +52,9 @@ impl ClusterApi {
     /// The status as `viewer` may see it: job counts and nodes for everyone, the ids of
     /// running jobs only for the viewer's own tenant (all of them for the cluster's own
     /// tenant, which the cluster secret authenticates).
-    /// Without credentials (the status is open, like `/metrics`), no job ids at all.
-    async fn status(&self, viewer: Option<&Caller>) -> Result<ClusterStatus, Status> {
-        let sees_all = viewer.is_some_and(|v| {
-            v.cluster || (v.tenant == crate::api::default_tenant() && v.role.is_admin())
-        });
+    async fn status(&self, viewer: &Caller) -> Result<ClusterStatus, Status> {
+        let sees_all = viewer.cluster
+            || (viewer.tenant == crate::api::default_tenant() && viewer.role.is_admin());
         let metrics = self
             .node
             .metrics()
@@ -74,7 +72,7 @@ impl ClusterApi {
                         JobState::Queued => 0,
                         JobState::Running { node, .. } => {
                             let entry = running.entry(*node).or_default();
-                            if sees_all || viewer.is_some_and(|v| v.owns(job.spec.tenant)) {
+                            if sees_all || viewer.owns(job.spec.tenant) {
                                 entry.push(job.spec.id.to_string());
                             }
                             1
@@ -196,9 +194,9 @@ impl ClusterService for ClusterApi {
         &self,
         request: Request<GetClusterStatusRequest>,
     ) -> Result<Response<GetClusterStatusResponse>, Status> {
-        let viewer = request.extensions().get::<Caller>();
+        let viewer = crate::gateway::caller(&request)?;
         Ok(Response::new(GetClusterStatusResponse {
-            status: Some(self.status(viewer).await?),
+            status: Some(self.status(&viewer).await?),
         }))
     }
 
@@ -206,9 +204,9 @@ impl ClusterService for ClusterApi {
         &self,
         request: Request<ListNodesRequest>,
     ) -> Result<Response<ListNodesResponse>, Status> {
-        let viewer = request.extensions().get::<Caller>();
+        let viewer = crate::gateway::caller(&request)?;
         Ok(Response::new(ListNodesResponse {
-            nodes: self.status(viewer).await?.nodes,
+            nodes: self.status(&viewer).await?.nodes,
         }))
     }
 }

@@ -101,7 +101,20 @@ pub async fn create_dataset(
             "source": source,
         }),
     };
-    gateway.apply(Command::SubmitJob(spec)).await?;
+    if let Err(failed) = gateway.apply(Command::SubmitJob(spec)).await {
+        // A dataset without its ingest job would never get rows: take it back. The
+        // state refuses the removal if the job was queued after all (it reads the
+        // dataset), in which case the dataset stands and ingests.
+        match gateway.apply(Command::DeleteDataset { dataset }).await {
+            Ok(_) => {
+                tracing::warn!(%dataset, error = %failed.message(), "ingest job refused; dataset taken back")
+            }
+            Err(kept) => {
+                tracing::warn!(%dataset, error = %failed.message(), kept = %kept.message(), "ingest job not confirmed; dataset kept")
+            }
+        }
+        return Err(failed);
+    }
     let job = gateway
         .read_until(|state| state.job(job).cloned())
         .await?

@@ -3,9 +3,10 @@
 //! For each public call it takes (or makes) a request id, opens a `rpc` tracing span,
 //! authenticates the caller, applies the caller tenant's rate limit, hands the [`Caller`]
 //! to the service in the request's extensions, and records the call's latency and status
-//! code. A refusal is an ordinary gRPC response (HTTP 200 with `grpc-status`). Internal
-//! (`RaftInternal`) calls, Arrow Flight's `Handshake` and anything outside the public
-//! packages pass untouched: they check their own credentials, or have none to check.
+//! code when its answer ends (for a stream, the code in its trailers). A refusal is an
+//! ordinary gRPC response (HTTP 200 with `grpc-status`). Internal (`RaftInternal`) calls,
+//! Arrow Flight's `Handshake` and anything outside the public packages pass untouched:
+//! they check their own credentials, or have none to check.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +20,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument as _;
 
+use super::observed::{ObservedBody, trailer_code};
 use super::{Authenticator, RpcMetrics};
 use crate::gateway::Caller;
 use crate::gateway::limits::RateLimiter;
@@ -36,23 +38,6 @@ pub fn is_public_method(path: &str) -> bool {
         return method != "Handshake";
     }
     false
-}
-
-/// Whether `path` answers without credentials too: the cluster's status, which shows no
-/// tenant's data (the same figures `/metrics` serves) and lets `mirage cluster status` and
-/// health checks work without a key. Credentials, when sent, are still checked.
-pub fn is_open_method(path: &str) -> bool {
-    path == "/mirage.v1.ClusterService/GetClusterStatus"
-}
-
-fn has_credentials(headers: &http::HeaderMap) -> bool {
-    [
-        super::API_KEY_HEADER,
-        super::CLUSTER_SECRET_HEADER,
-        http::header::AUTHORIZATION.as_str(),
-    ]
-    .iter()
-    .any(|name| headers.contains_key(*name))
 }
 
 /// Builds [`AuthService`]s. Clones share the authenticator, limiter and metrics.
@@ -164,14 +149,9 @@ where
                 let task_id = request_id.to_str().unwrap_or_default().to_owned();
                 let admitted = admit(&shared, &path, request.headers()).await;
                 let mut response = match admitted {
-                    Ok(Some(caller)) => {
+                    Ok(caller) => {
                         tracing::Span::current().record("tenant", tracing::field::display(caller.tenant));
                         request.extensions_mut().insert(caller);
-                        crate::request_id::REQUEST_ID
-                            .scope(task_id, inner.call(request))
-                            .await?
-                    }
-                    Ok(None) => {
                         crate::request_id::REQUEST_ID
                             .scope(task_id, inner.call(request))
                             .await?
@@ -182,32 +162,29 @@ where
                     }
                 };
                 response.headers_mut().insert(REQUEST_ID_HEADER, request_id);
-                shared
-                    .metrics
-                    .observe(&path, response_code(&response), start.elapsed());
-                Ok(response)
+                if let Some(code) = trailers_only_code(&response) {
+                    shared.metrics.observe(&path, code, start.elapsed());
+                    return Ok(response);
+                }
+                // The answer's code comes in its trailers: count the call when it ends.
+                let metrics = Arc::clone(&shared.metrics);
+                Ok(response.map(|body| {
+                    tonic::body::Body::new(ObservedBody::new(body, metrics, path, start))
+                }))
             }
             .instrument(span),
         )
     }
 }
 
-/// Authenticates and rate-limits one call; `None` for an open method called without
-/// credentials.
-async fn admit(
-    shared: &Shared,
-    path: &str,
-    headers: &http::HeaderMap,
-) -> Result<Option<Caller>, Status> {
-    if is_open_method(path) && !has_credentials(headers) {
-        return Ok(None);
-    }
+/// Authenticates and rate-limits one call.
+async fn admit(shared: &Shared, path: &str, headers: &http::HeaderMap) -> Result<Caller, Status> {
     let caller = shared.authenticator.authenticate(headers).await?;
     shared
         .limiter
         .check(caller.tenant, path, Instant::now())
         .map_err(|limited| limited.to_status())?;
-    Ok(Some(caller))
+    Ok(caller)
 }
 
 /// The request's id: the client's `x-request-id` when it is a sane token, else a new one,
@@ -229,14 +206,11 @@ fn request_id<B>(request: &mut Request<B>) -> HeaderValue {
     value
 }
 
-/// The status code of a response: its `grpc-status` header when the call failed at once
-/// (trailers-only), else OK (a stream that fails later reports its code in trailers,
-/// which this layer does not wait for).
-fn response_code<B>(response: &Response<B>) -> Code {
+/// The status code of a call that failed at once (a trailers-only response carries
+/// `grpc-status` in its headers); `None` when the code will come in the body's trailers.
+fn trailers_only_code<B>(response: &Response<B>) -> Option<Code> {
     response
         .headers()
-        .get("grpc-status")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<i32>().ok())
-        .map_or(Code::Ok, Code::from_i32)
+        .contains_key("grpc-status")
+        .then(|| trailer_code(response.headers()))
 }

@@ -5,6 +5,7 @@
 //! - `oidc.rs`: [`OidcVerifier`], JWT checks and the claims → tenant and role mapping.
 //! - `authenticator.rs`: [`Authenticator`], headers → [`Caller`](super::Caller).
 //! - `metrics.rs`: [`RpcMetrics`], per-method latency and status counts for Prometheus.
+//! - `observed.rs`: the response body that records a call when its answer ends.
 //! - `layer.rs`: [`AuthLayer`]: request id, authentication, rate limit, metrics, for
 //!   every public method of a tonic server.
 //! - `client_credentials.rs`: what the CLI presents (`MIRAGE_API_KEY`, the secret).
@@ -16,6 +17,7 @@ pub mod client_credentials;
 pub mod jwks;
 pub mod layer;
 pub mod metrics;
+mod observed;
 pub mod oidc;
 #[cfg(test)]
 mod tests;

@@ -17,9 +17,10 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use mirage_actors::Command;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use super::target::{FlightTarget, upload_name};
+use super::upload::StoredUpload;
 use super::{FlightGateway, stored, upload};
 use crate::gateway::access::parse_id;
 use crate::gateway::datasets::create_dataset;
@@ -55,6 +56,51 @@ fn upload_error(error: FlightError) -> Status {
 }
 
 impl FlightGateway {
+    /// What becomes of an upload whose dataset could not be created. If its ingest job was
+    /// queued after all, nothing changes. A refusal (the name was taken meanwhile, say) is
+    /// final: the upload is deleted so it does not linger in the store. When the cluster
+    /// state could not be reached, the creation may still have gone through, so the upload
+    /// is kept and the error names the ticket that creates the dataset from it without
+    /// sending the rows again.
+    pub(super) async fn after_failed_creation(
+        &self,
+        failed: Status,
+        stored: &StoredUpload,
+    ) -> Status {
+        let ticket = format!("upload/{}", stored.id);
+        let referenced = self
+            .gateway
+            .read(|state| {
+                state.jobs().values().any(|job| {
+                    job.spec.payload.get("source").and_then(|v| v.as_str())
+                        == Some(stored.key.as_str())
+                })
+            })
+            .unwrap_or(true);
+        if referenced {
+            // The ingest job was queued after all: the dataset stands and reads it.
+            return failed;
+        }
+        if failed.code() == tonic::Code::Unavailable {
+            warn!(upload = %stored.id, error = %failed.message(), "dataset creation failed; upload kept");
+            let message = format!(
+                "{}; the upload is kept: create the dataset from it with \
+                 CreateDataset(flight_ticket = \"{ticket}\") instead of sending the rows again",
+                failed.message()
+            );
+            return Status::with_metadata(failed.code(), message, failed.metadata().clone());
+        }
+        let storage = self.gateway.storage().clone();
+        let prefix = format!("uploads/{}/", stored.id);
+        let removed = tokio::task::spawn_blocking(move || storage.delete_prefix(&prefix)).await;
+        match removed {
+            Ok(Ok(_)) => info!(upload = %stored.id, "dataset refused; upload deleted"),
+            Ok(Err(e)) => warn!(upload = %stored.id, error = %e, "cannot delete a refused upload"),
+            Err(e) => warn!(upload = %stored.id, error = %e, "cannot delete a refused upload"),
+        }
+        failed
+    }
+
     /// The key of `target`'s rows, if the caller may pull them now.
     async fn rows_key(
         &self,
@@ -256,7 +302,10 @@ impl FlightService for FlightGateway {
             Box::pin(batches),
         )
         .await?;
-        let created = create_dataset(&self.gateway, &caller, &name, &stored.key).await?;
+        let created = match create_dataset(&self.gateway, &caller, &name, &stored.key).await {
+            Ok(created) => created,
+            Err(failed) => return Err(self.after_failed_creation(failed, &stored).await),
+        };
         let metadata = serde_json::json!({
             "dataset_id": created.dataset.to_string(),
             "job_id": created.job.spec.id.to_string(),

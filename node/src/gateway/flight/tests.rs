@@ -524,3 +524,102 @@ fn every_node_of_the_config_is_a_location() {
         ]
     );
 }
+
+/// The keys under `uploads/` in the harness's store.
+async fn stored_uploads(harness: &Harness) -> anyhow::Result<Vec<String>> {
+    let storage = harness.test.gateway.storage().clone();
+    Ok(tokio::task::spawn_blocking(move || storage.list("uploads/")).await??)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_name_is_taken_meanwhile_is_refused_and_deleted() -> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    let (caller, mut client) = harness.client(1, Role::Operator).await?;
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let data = FlightDataEncoderBuilder::new()
+        .with_flight_descriptor(Some(upload_descriptor("contested")))
+        .build(receiver);
+    let upload = tokio::spawn(async move {
+        let answers = client.do_put(data).await.map_err(status_of)?;
+        answers.try_collect::<Vec<_>>().await.map_err(status_of)
+    });
+    sender.unbounded_send(Ok(small_batch(0, 100)))?;
+    // The name was free when the upload began: the server is now writing it to scratch.
+    let scratch = harness.test.dir.path().join("flight");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_dir(&scratch).is_ok_and(|mut entries| {
+        entries.any(|e| {
+            e.is_ok_and(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("mirage-flight-put")
+            })
+        })
+    }) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    harness
+        .test
+        .gateway
+        .apply(Command::RegisterDataset(DatasetSpec {
+            id: DatasetId::new(),
+            tenant: caller.tenant,
+            name: "contested".into(),
+            url: "datasets/elsewhere/data.parquet".into(),
+        }))
+        .await?;
+    sender.unbounded_send(Ok(small_batch(100, 100)))?;
+    drop(sender);
+
+    let refused = upload
+        .await?
+        .expect_err("the name was taken during the upload");
+    assert_eq!(refused.code(), Code::AlreadyExists, "{}", refused.message());
+    assert!(
+        refused.message().contains("contested"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(stored_uploads(&harness).await?, Vec::<String>::new());
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_kept_with_its_ticket_when_the_state_cannot_be_reached() -> anyhow::Result<()>
+{
+    let harness = Harness::start().await?;
+    let service = super::FlightGateway::new(harness.test.gateway.clone(), Vec::new())
+        .with_scratch(harness.test.dir.path().join("flight"));
+    let stored = super::upload::store_upload(
+        harness.test.gateway.storage().clone(),
+        harness.test.dir.path().join("flight"),
+        Box::pin(futures::stream::iter([Ok(small_batch(0, 10))])),
+    )
+    .await?;
+    let unreachable = crate::gateway::status::error(
+        mirage_proto::v1::ErrorCode::Unavailable,
+        "the cluster state is not reachable, retry shortly",
+    );
+    let kept = service.after_failed_creation(unreachable, &stored).await;
+    assert_eq!(kept.code(), Code::Unavailable);
+    assert!(
+        kept.message().contains(&format!(
+            "CreateDataset(flight_ticket = \"upload/{}\")",
+            stored.id
+        )),
+        "{}",
+        kept.message()
+    );
+    assert!(kept.metadata().get("mirage-error-code").is_some());
+    assert_eq!(stored_uploads(&harness).await?, vec![stored.key.clone()]);
+
+    let refused = crate::gateway::status::invalid("name", "taken");
+    let answer = service.after_failed_creation(refused, &stored).await;
+    assert_eq!(answer.code(), Code::InvalidArgument);
+    assert_eq!(stored_uploads(&harness).await?, Vec::<String>::new());
+    harness.stop().await
+}

@@ -156,10 +156,15 @@ async fn the_layer_authenticates_limits_and_counts() {
     let response = exhausted.expect("tenant a was limited");
     assert!(response.headers().get(RETRY_AFTER_KEY).is_some());
 
-    // The cluster status answers without credentials, but checks them when sent.
+    // The cluster status, like every public method, needs valid credentials.
     let status_path = "/mirage.v1.ClusterService/GetClusterStatus";
     let response = service
         .call(call(status_path, &[]))
+        .await
+        .expect("infallible");
+    assert_eq!(grpc_status(&response), Some("16"));
+    let response = service
+        .call(call(status_path, &[("x-api-key", &a)]))
         .await
         .expect("infallible");
     assert_eq!(grpc_status(&response), None);
