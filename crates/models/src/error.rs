@@ -47,6 +47,14 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+    /// An augmentation (rebalance) the model cannot follow.
+    #[error("rebalance.{field}: {message}")]
+    InvalidRebalance {
+        /// The field at fault (`column`, `shares[1].value`).
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// Conditions that rejection sampling cannot satisfy in reasonable time.
     #[error(
         "conditions [{conditions}] accepted {accepted} of {drawn} sampled rows ({rate:.4}%); \
@@ -128,6 +136,7 @@ impl ModelError {
             | ModelError::EmptyTable { .. }
             | ModelError::UnsupportedColumn { .. }
             | ModelError::InvalidCondition { .. }
+            | ModelError::InvalidRebalance { .. }
             | ModelError::HopelessConditions { .. }
             | ModelError::Privacy(_)
             | ModelError::NotPrivate { .. } => ErrorCode::InvalidArgument,

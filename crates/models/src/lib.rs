@@ -13,6 +13,7 @@
 //! - `columns.rs`: Arrow arrays ↔ plain vectors.
 
 pub mod argn;
+pub mod by_class;
 pub mod columns;
 pub mod copula;
 pub mod ctgan;
@@ -32,6 +33,7 @@ pub mod transformer;
 pub mod tvae;
 
 pub use argn::{ArgnConfig, TabularArgn};
+pub use by_class::{ClassIter, sample_by_class};
 pub use copula::{GaussianCopula, GaussianCopulaConfig};
 pub use error::{ModelError, Result};
 pub use progress::{CancellationToken, FitContext, ProgressEvent};

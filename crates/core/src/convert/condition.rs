@@ -3,6 +3,7 @@
 use super::{WithinField, convert_all, missing, proto, required, required_text};
 use crate::condition::{Condition, ConditionOp};
 use crate::error::CoreError;
+use crate::rebalance::{ClassShare, Rebalance};
 use crate::value::Value;
 
 use proto::condition::Op;
@@ -82,5 +83,46 @@ impl TryFrom<proto::Condition> for Condition {
             }
         };
         Ok(Condition { column, op })
+    }
+}
+
+impl From<Rebalance> for proto::Rebalance {
+    fn from(rebalance: Rebalance) -> Self {
+        proto::Rebalance {
+            column: rebalance.column,
+            shares: rebalance
+                .shares
+                .into_iter()
+                .map(|class| proto::ClassShare {
+                    value: Some(class.value.into()),
+                    share: class.share,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<proto::Rebalance> for Rebalance {
+    type Error = CoreError;
+
+    /// Also validates the shares ([`Rebalance::validate`]).
+    fn try_from(rebalance: proto::Rebalance) -> Result<Self, Self::Error> {
+        let column = required_text(rebalance.column, "column")?;
+        let shares = rebalance
+            .shares
+            .into_iter()
+            .enumerate()
+            .map(|(index, class)| {
+                let field = format!("shares[{index}].value");
+                let value = Value::try_from(required(class.value, &field)?).within(&field)?;
+                Ok(ClassShare {
+                    value,
+                    share: class.share,
+                })
+            })
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        let rebalance = Rebalance { column, shares };
+        rebalance.validate()?;
+        Ok(rebalance)
     }
 }
