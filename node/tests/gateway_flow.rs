@@ -193,6 +193,7 @@ fn a_client_uploads_trains_generates_and_pulls_across_three_nodes() {
         let mut generations = GenerationServiceClient::new(authed(&cluster, 2, &key));
         let submitted = generations
             .submit_generation(v1::SubmitGenerationRequest {
+                rebalance: None,
                 model_id: models[0].id.clone(),
                 rows: 500,
                 seed: Some(11),

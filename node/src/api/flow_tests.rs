@@ -151,6 +151,7 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         .submit_generation(request(
             &operator,
             v1::SubmitGenerationRequest {
+                rebalance: None,
                 model_id: model.id.clone(),
                 rows: 500,
                 seed: Some(7),
@@ -278,6 +279,109 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
     }
     assert_eq!(rows, 500);
 
+    // Augmentation in batch mode: the stored rows divide equally between the sexes.
+    let balanced = v1::Rebalance {
+        column: "sex".into(),
+        shares: Vec::new(),
+    };
+    let augmented = generations
+        .submit_generation(request(
+            &operator,
+            v1::SubmitGenerationRequest {
+                model_id: model.id.clone(),
+                rows: 400,
+                seed: Some(3),
+                conditions: Vec::new(),
+                mode: v1::GenerationMode::Batch as i32,
+                rebalance: Some(balanced.clone()),
+            },
+        ))
+        .await?
+        .into_inner();
+    let job = augmented.job.expect("a generate job");
+    let ended = wait_for_job(&gateway, job.id.parse()?, JOB_TIMEOUT).await?;
+    assert!(matches!(ended, JobState::Succeeded { .. }), "{ended:?}");
+    let recorded = generations
+        .get_generation(request(
+            &analyst,
+            v1::GetGenerationRequest {
+                generation_id: augmented.generation_id.clone(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .generation
+        .expect("a generation");
+    assert_eq!(recorded.rebalance, Some(balanced.clone()));
+    let stored = gateway
+        .storage()
+        .local_file(&format!(
+            "generations/{}/data.parquet",
+            augmented.generation_id
+        ))
+        .ok_or_else(|| anyhow::anyhow!("the test store is local"))?;
+    let table = mirage_data::read_table(&stored, &mirage_data::ReadOptions::default())?;
+    let mut sexes = std::collections::BTreeMap::<String, usize>::new();
+    for batch in table.batches() {
+        let column = batch
+            .column_by_name("sex")
+            .ok_or_else(|| anyhow::anyhow!("no sex column"))?;
+        for row in 0..batch.num_rows() {
+            let value = mirage_models::columns::value_at("sex", column, row)?;
+            *sexes.entry(value.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        sexes.values().copied().collect::<Vec<_>>(),
+        vec![200, 200],
+        "{sexes:?}"
+    );
+    for (rebalance, conditions, says) in [
+        (
+            v1::Rebalance {
+                column: "salary".into(),
+                shares: Vec::new(),
+            },
+            Vec::new(),
+            "rebalance.column: the model has no column \"salary\"",
+        ),
+        (
+            balanced.clone(),
+            vec![v1::Condition {
+                column: "sex".into(),
+                op: Some(v1::condition::Op::Eq(v1::Value {
+                    kind: Some(v1::value::Kind::StringValue("Male".into())),
+                })),
+            }],
+            "rebalance.column: conditions[0] already constrains \"sex\"",
+        ),
+        (
+            v1::Rebalance {
+                column: String::new(),
+                shares: Vec::new(),
+            },
+            Vec::new(),
+            "rebalance.column",
+        ),
+    ] {
+        let refused = generations
+            .submit_generation(request(
+                &operator,
+                v1::SubmitGenerationRequest {
+                    model_id: model.id.clone(),
+                    rows: 10,
+                    seed: None,
+                    conditions,
+                    mode: v1::GenerationMode::Batch as i32,
+                    rebalance: Some(rebalance),
+                },
+            ))
+            .await
+            .expect_err(says);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().contains(says), "{refused:?}");
+    }
+
     // Budgets: admins only, and then the dataset trains privately only.
     let refused = privacy
         .set_budget(request(
@@ -323,6 +427,7 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         .submit_generation(request(
             &operator,
             v1::SubmitGenerationRequest {
+                rebalance: None,
                 model_id: model.id.clone(),
                 rows: 10,
                 seed: None,
@@ -405,6 +510,7 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
             .submit_generation(request(
                 &stranger,
                 v1::SubmitGenerationRequest {
+                    rebalance: None,
                     model_id: model.id.clone(),
                     rows: 1,
                     seed: None,

@@ -63,6 +63,7 @@ pub fn view(state: &ClusterState, generation: &Generation) -> v1::Generation {
             v1::GenerationMode::Batch
         } as i32,
         released: generation.released,
+        rebalance: spec.rebalance.clone().map(Into::into),
     }
 }
 
@@ -185,6 +186,7 @@ impl GenerationService for GenerationApi {
                 seed: Some(spec.seed),
                 conditions: spec.conditions.into_iter().map(Into::into).collect(),
                 batch_rows: u32::try_from(batch_rows).unwrap_or(u32::MAX),
+                rebalance: spec.rebalance.map(Into::into),
             };
             let rows = serving::sample_stream(&self.gateway, &self.cache, &caller, sample).await?;
             return Ok(Response::new(Box::pin(rows)));

@@ -5,7 +5,7 @@
 
 use mirage_actors::{Command, GenerationSpec, Job, JobSpec, Resources};
 use mirage_core::records::JobKind;
-use mirage_core::{Condition, GenerationId, JobId, ModelId, ReportId, Schema};
+use mirage_core::{Condition, GenerationId, JobId, ModelId, Rebalance, ReportId, Schema};
 use mirage_proto::v1;
 use tonic::Status;
 
@@ -51,6 +51,46 @@ pub fn conditions(
         }
     }
     Ok(parsed)
+}
+
+/// The request's augmentation, its column checked against `schema` when it is known
+/// and against the conditions (which must leave that column to it).
+pub fn rebalance(
+    wire: Option<v1::Rebalance>,
+    conditions: &[Condition],
+    schema: Option<&Schema>,
+) -> Result<Option<Rebalance>, Status> {
+    let Some(rebalance) = super::serving::conditions::rebalance_from_proto(wire)? else {
+        return Ok(None);
+    };
+    if let Some(schema) = schema
+        && !schema.columns.iter().any(|c| c.name == rebalance.column)
+    {
+        return Err(status::invalid(
+            "rebalance.column",
+            format!(
+                "the model has no column {:?}; its columns are {}",
+                rebalance.column,
+                schema
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if let Some(index) = conditions.iter().position(|c| c.column == rebalance.column) {
+        return Err(status::invalid(
+            "rebalance.column",
+            format!(
+                "conditions[{index}] already constrains {:?}; rebalance another column or \
+                 drop that condition (list only the classes you want in the shares instead)",
+                rebalance.column
+            ),
+        ));
+    }
+    Ok(Some(rebalance))
 }
 
 /// Submits a generation for the caller.
@@ -102,6 +142,7 @@ pub async fn submit(
         .and_then(|d| d.schema.clone())
         .and_then(|s| serde_json::from_value::<Schema>(s).ok());
     let conditions = conditions(&request.conditions, schema.as_ref())?;
+    let rebalance = rebalance(request.rebalance, &conditions, schema.as_ref())?;
     let seed = request.seed.unwrap_or_else(rand::random);
     let generation = GenerationId::new();
     let batch = mode == v1::GenerationMode::Batch;
@@ -120,6 +161,7 @@ pub async fn submit(
         seed,
         url,
         conditions: conditions.clone(),
+        rebalance: rebalance.clone(),
     };
     let Some(job_id) = job_id else {
         gateway.apply(Command::RecordGeneration(record)).await?;
@@ -143,6 +185,7 @@ pub async fn submit(
         "generation_id": generation.to_string(),
         "format": "parquet",
         "conditions": conditions,
+        "rebalance": rebalance,
         "assess": assess,
     });
     gateway

@@ -199,6 +199,7 @@ fn generate(
         seed: request.seed,
         url: done.output.clone(),
         conditions: request.conditions.clone(),
+        rebalance: request.rebalance.clone(),
     })];
     if let Some(follow) = request.assess {
         let assess = AssessPayload {

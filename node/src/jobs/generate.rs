@@ -52,6 +52,9 @@ pub struct GeneratePayload {
     /// Constraints every row must satisfy.
     #[serde(default)]
     pub conditions: Vec<mirage_core::Condition>,
+    /// How the rows divide among the classes of one column (augmentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance: Option<mirage_core::Rebalance>,
     /// The assessment to queue once the rows are stored.
     #[serde(default)]
     pub assess: Option<AssessFollowUp>,
@@ -117,7 +120,15 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
     };
     let total = request.rows as u64;
     let mut done = 0u64;
-    for batch in mirage_models::sample(model.as_ref(), &sample).context("sampling")? {
+    let batches: Box<dyn Iterator<Item = mirage_models::Result<arrow::array::RecordBatch>>> =
+        match &request.rebalance {
+            Some(rebalance) => Box::new(
+                mirage_models::sample_by_class(model.as_ref(), &sample, rebalance)
+                    .with_context(|| format!("{kind} payload: field `rebalance`"))?,
+            ),
+            None => Box::new(mirage_models::sample(model.as_ref(), &sample).context("sampling")?),
+        };
+    for batch in batches {
         env.check_cancelled()?;
         let batch = batch.context("sampling")?;
         writer

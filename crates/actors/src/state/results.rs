@@ -30,6 +30,9 @@ pub struct GenerationSpec {
     /// Constraints every row satisfies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<mirage_core::Condition>,
+    /// How the rows divide among the classes of one column (augmentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance: Option<mirage_core::Rebalance>,
 }
 
 /// A recorded generation.

@@ -279,6 +279,7 @@ pub(super) async fn record_generation(
             seed: 7,
             url: key.replace("{id}", &generation.to_string()),
             conditions: Vec::new(),
+            rebalance: None,
         }))
         .await?;
     Ok(generation)

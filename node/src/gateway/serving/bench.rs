@@ -52,6 +52,7 @@ async fn serving_bench() -> anyhow::Result<()> {
     let server = LoopbackServer::start(service).await?;
     let mut client = server.client().await?;
     let one_row = |seed: u64| v1::SampleRowsRequest {
+        rebalance: None,
         model_id: model.to_string(),
         rows: 1,
         seed: Some(seed),

@@ -2,7 +2,7 @@
 //! model they will constrain. Every refusal names the field at fault
 //! (`conditions[2].column`, `conditions[0].between.lower`).
 
-use mirage_core::Condition;
+use mirage_core::{Condition, Rebalance};
 use mirage_models::{SampleRequest, Synthesizer};
 use mirage_proto::v1;
 use tonic::Status;
@@ -21,6 +21,32 @@ pub fn from_proto(conditions: Vec<v1::Condition>) -> Result<Vec<Condition>, Stat
             })
         })
         .collect()
+}
+
+/// The request's augmentation as a domain [`Rebalance`], each error naming
+/// `rebalance.…`; `None` when unset.
+pub fn rebalance_from_proto(rebalance: Option<v1::Rebalance>) -> Result<Option<Rebalance>, Status> {
+    rebalance
+        .map(|wire| {
+            Rebalance::try_from(wire).map_err(|error| {
+                let error = error.within_field("rebalance");
+                status::error(v1::ErrorCode::InvalidArgument, error.to_string())
+            })
+        })
+        .transpose()
+}
+
+/// Refuses an augmentation `model` cannot follow for `request` (an unknown column or
+/// class, a column without classes, a column the conditions already constrain). Nothing
+/// is drawn.
+pub fn check_rebalance(
+    model: &dyn Synthesizer,
+    request: &SampleRequest,
+    rebalance: &Rebalance,
+) -> Result<(), Status> {
+    mirage_models::sample_by_class(model, request, rebalance)
+        .map(drop)
+        .map_err(|error| status::error(error.code().into(), error.to_string()))
 }
 
 /// Refuses conditions that `model` cannot meet: an unknown column, an operand of the

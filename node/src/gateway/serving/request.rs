@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use mirage_core::config::ServingConfig;
-use mirage_core::{Condition, ModelId};
+use mirage_core::{Condition, ModelId, Rebalance};
 use mirage_proto::v1;
 use tonic::Status;
 
@@ -23,6 +23,9 @@ pub struct SamplePlan {
     pub conditions: Vec<Condition>,
     /// Rows per streamed batch (at least 1, at most `serving.max_batch_rows`).
     pub batch_rows: usize,
+    /// How the rows divide among the classes of one column (not yet checked against the
+    /// model).
+    pub rebalance: Option<Rebalance>,
 }
 
 impl SamplePlan {
@@ -56,6 +59,7 @@ impl SamplePlan {
             return Err(status::invalid("rows", "is too large for this server"));
         }
         let conditions = conditions::from_proto(request.conditions)?;
+        let rebalance = conditions::rebalance_from_proto(request.rebalance)?;
         let batch_rows = match request.batch_rows {
             0 => config.default_batch_rows,
             asked => asked.min(config.max_batch_rows),
@@ -66,7 +70,22 @@ impl SamplePlan {
             seed: request.seed.unwrap_or_else(rand::random),
             conditions,
             batch_rows: usize::try_from(batch_rows).unwrap_or(usize::MAX).max(1),
+            rebalance,
         })
+    }
+}
+
+impl SamplePlan {
+    /// What the sampler draws for this plan.
+    pub fn request(&self) -> mirage_models::SampleRequest {
+        mirage_models::SampleRequest {
+            rows: usize::try_from(self.rows).unwrap_or(usize::MAX),
+            seed: self.seed,
+            batch_size: self.batch_rows,
+            conditions: self.conditions.clone(),
+            max_draws: None,
+            first_row: 0,
+        }
     }
 }
 
@@ -81,6 +100,7 @@ mod tests {
             seed: Some(7),
             conditions: Vec::new(),
             batch_rows: 0,
+            rebalance: None,
         }
     }
 

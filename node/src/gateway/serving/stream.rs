@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mirage_models::{SampleRequest, Synthesizer};
+use mirage_models::Synthesizer;
 use mirage_proto::v1;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -84,6 +84,9 @@ async fn open(
         })?;
     let model = cache.get(id, &key).await.map_err(|error| error.status())?;
     conditions::check_against(model.as_ref(), &plan.conditions)?;
+    if let Some(rebalance) = &plan.rebalance {
+        conditions::check_rebalance(model.as_ref(), &plan.request(), rebalance)?;
+    }
 
     let (sender, receiver) = mpsc::channel(cache.config().prefetch_batches.max(1) as usize);
     let seed = plan.seed;
@@ -102,14 +105,7 @@ fn produce(
     let metrics = cache.metrics();
     let max_message_bytes = usize::try_from(cache.config().max_message_bytes).unwrap_or(usize::MAX);
     let started = Instant::now();
-    let request = SampleRequest {
-        rows: plan.rows as usize,
-        seed: plan.seed,
-        batch_size: plan.batch_rows,
-        conditions: plan.conditions,
-        max_draws: None,
-        first_row: 0,
-    };
+    let request = plan.request();
     let encoder = BatchEncoder::new(model.schema().arrow_schema());
     let mut sent = 0u64;
     let failed = |sent: u64, error: &dyn std::fmt::Display, code: v1::ErrorCode| {
@@ -117,10 +113,19 @@ fn produce(
         let message = format!("sampling stopped after {sent} rows: {error}");
         let _ = sender.blocking_send(Err(status::error(code, message)));
     };
-    let batches = match mirage_models::sample(model.as_ref(), &request) {
-        Ok(batches) => batches,
-        Err(error) => return failed(0, &error, error.code().into()),
-    };
+    let batches: Box<dyn Iterator<Item = mirage_models::Result<arrow::array::RecordBatch>>> =
+        match &plan.rebalance {
+            Some(rebalance) => {
+                match mirage_models::sample_by_class(model.as_ref(), &request, rebalance) {
+                    Ok(batches) => Box::new(batches),
+                    Err(error) => return failed(0, &error, error.code().into()),
+                }
+            }
+            None => match mirage_models::sample(model.as_ref(), &request) {
+                Ok(batches) => Box::new(batches),
+                Err(error) => return failed(0, &error, error.code().into()),
+            },
+        };
     for batch in batches {
         let batch = match batch {
             Ok(batch) => batch,

@@ -20,6 +20,7 @@ fn age_over(years: i64) -> v1::Condition {
 
 fn sample(model: ModelId, rows: u64) -> v1::SampleRowsRequest {
     v1::SampleRowsRequest {
+        rebalance: None,
         model_id: model.to_string(),
         rows,
         seed: Some(42),
@@ -246,5 +247,131 @@ async fn sampling_stops_when_the_client_goes_away() -> anyhow::Result<()> {
         later <= 5000,
         "at most the prefetched batches were sampled: {later}"
     );
+    test.stop().await
+}
+
+/// How many decoded rows of `batches` hold each value of `column`.
+fn class_counts(
+    batches: &[v1::RowBatch],
+    column: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let mut counts = std::collections::BTreeMap::new();
+    for batch in batches {
+        for decoded in ipc::decode(&batch.arrow_ipc)? {
+            let array = decoded
+                .column_by_name(column)
+                .ok_or_else(|| anyhow::anyhow!("no column {column}"))?;
+            for row in 0..decoded.num_rows() {
+                let value = mirage_models::columns::value_at(column, array, row)?;
+                *counts.entry(value.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn augmented_rows_divide_among_the_classes_and_bad_rebalances_are_named() -> anyhow::Result<()>
+{
+    let test = TestGateway::start().await?;
+    let owner = test.caller(1, Role::Analyst).await?;
+    let model = adult_model(&test, &owner, Some(2000)).await?;
+    let cache = cache(&test, ServingConfig::default());
+    let gateway = &test.gateway;
+    let collect = |stream: super::RowStream| async move {
+        let mut stream = stream;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch?);
+        }
+        Ok::<_, tonic::Status>(batches)
+    };
+    let share = |value: &str, share: f64| v1::ClassShare {
+        value: Some(Value::Str(value.into()).into()),
+        share,
+    };
+
+    // Class balancing: equal shares of every class the model knows for `sex`.
+    let balanced = v1::SampleRowsRequest {
+        conditions: vec![age_over(40)],
+        rebalance: Some(v1::Rebalance {
+            column: "sex".into(),
+            shares: Vec::new(),
+        }),
+        ..sample(model, 600)
+    };
+    let batches = collect(sample_stream(gateway, &cache, &owner, balanced).await?).await?;
+    let counts = class_counts(&batches, "sex")?;
+    assert_eq!(
+        counts.values().copied().collect::<Vec<_>>(),
+        vec![300, 300],
+        "{counts:?}"
+    );
+    let condition = Condition::new("age", ConditionOp::Gt(Value::Int(40)));
+    assert_eq!(
+        check_rows(&batches, &condition)?,
+        600,
+        "the condition still holds"
+    );
+
+    // Listed shares: three quarters of the rows earn more than 50K.
+    let shares = v1::SampleRowsRequest {
+        rebalance: Some(v1::Rebalance {
+            column: "income".into(),
+            shares: vec![share(">50K", 3.0), share("<=50K", 1.0)],
+        }),
+        ..sample(model, 400)
+    };
+    let batches = collect(sample_stream(gateway, &cache, &owner, shares).await?).await?;
+    let counts = class_counts(&batches, "income")?;
+    assert_eq!(counts.get(">50K"), Some(&300), "{counts:?}");
+    assert_eq!(counts.get("<=50K"), Some(&100), "{counts:?}");
+
+    let refusals = [
+        (
+            v1::Rebalance {
+                column: "income".into(),
+                shares: vec![share(">50K", 1.0), share("lots", 1.0)],
+            },
+            Vec::new(),
+            "rebalance.shares[1].value: ",
+        ),
+        (
+            v1::Rebalance {
+                column: "income".into(),
+                shares: vec![share(">50K", -1.0)],
+            },
+            Vec::new(),
+            "rebalance.shares[0].share: ",
+        ),
+        (
+            v1::Rebalance {
+                column: "hours-per-week".into(),
+                shares: Vec::new(),
+            },
+            Vec::new(),
+            "rebalance.column: ",
+        ),
+        (
+            v1::Rebalance {
+                column: "age".into(),
+                shares: Vec::new(),
+            },
+            vec![age_over(30)],
+            "rebalance.column: conditions[0] already constrains",
+        ),
+    ];
+    for (rebalance, conditions, says) in refusals {
+        let request = v1::SampleRowsRequest {
+            conditions,
+            rebalance: Some(rebalance),
+            ..sample(model, 10)
+        };
+        let refused = sample_stream(gateway, &cache, &owner, request)
+            .await
+            .expect_err(says);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().starts_with(says), "{refused:?}");
+    }
     test.stop().await
 }

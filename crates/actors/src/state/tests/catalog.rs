@@ -35,6 +35,7 @@ fn model_spec(n: u128) -> ModelSpec {
 
 fn generation_spec(n: u128) -> GenerationSpec {
     GenerationSpec {
+        rebalance: None,
         id: generation(n),
         tenant: tenant(1),
         model: model(1),

@@ -155,6 +155,7 @@ fn script() -> Vec<(Command, u64)> {
         ),
         (
             Command::RecordGeneration(GenerationSpec {
+                rebalance: None,
                 id: generation(1),
                 tenant: tenant(1),
                 model: model(1),
