@@ -256,12 +256,15 @@ enum AdminCommand {
 enum ClusterCommand {
     /// Print the members, leader, term, commit index and each node's resources.
     Status {
-        /// The node to ask (its grpc_addr).
+        /// The node to ask (its grpc_addr: HOST:PORT, or https://HOST:PORT).
         #[arg(long, default_value = "127.0.0.1:7700")]
         addr: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// TLS to the node (when it has a `[tls]` section).
+        #[command(flatten)]
+        tls: mirage_tui::TlsArgs,
     },
 }
 
@@ -452,9 +455,9 @@ pub fn run() -> anyhow::Result<()> {
         }
         Command::Node { config } => crate::node_cmd::run_node(&config)?,
         Command::Cluster {
-            command: ClusterCommand::Status { addr, json },
+            command: ClusterCommand::Status { addr, json, tls },
         } => {
-            print!("{}", crate::node_cmd::run_status(&addr, json)?);
+            print!("{}", crate::node_cmd::run_status(&addr, json, &tls)?);
             if json {
                 println!();
             }

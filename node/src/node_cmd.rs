@@ -30,8 +30,8 @@ use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
 use mirage_proto::v1::cluster_service_server::ClusterServiceServer;
 use mirage_proto::v1::{ClusterStatus, GetClusterStatusRequest, NodeRole};
 use serde::Serialize;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Endpoint, Server};
 
 use crate::api::ClusterApi;
 use crate::cluster::{ClusterMachine, ClusterNode, Members, RaftStateClient, RetryPolicy};
@@ -204,6 +204,7 @@ async fn serve(config: NodeConfig, secret: String) -> anyhow::Result<()> {
         storage = storage.with_remote(Arc::new(crate::gateway::peers::PeerObjects::new(
             peers,
             secret.clone(),
+            client_tls.clone(),
             tokio::runtime::Handle::current(),
         )));
     }
@@ -419,36 +420,73 @@ async fn bootstrap_if_first(node: &ClusterNode, config: &NodeConfig) -> anyhow::
     Ok(true)
 }
 
-/// Asks the node at `address` (`host:port`) for the cluster status.
-async fn fetch_status(address: &str, timeout: Duration) -> anyhow::Result<ClusterStatus> {
-    let uri = if address.contains("://") {
-        address.to_owned()
+/// Asks the node at `address` (`host:port` or with a scheme) for the cluster status,
+/// dialling it with `tls`.
+async fn fetch_status(
+    address: &str,
+    tls: &mirage_tui::ClientTls,
+    timeout: Duration,
+) -> anyhow::Result<ClusterStatus> {
+    // Plaintext against a TLS node fails with no hint of TLS: say what to try.
+    let hint = if tls
+        .uri(address)
+        .to_ascii_lowercase()
+        .starts_with("https://")
+    {
+        "; if the node requires client certificates ([tls] ca_file), pass --tls-cert and --tls-key"
     } else {
-        format!("http://{address}")
+        "; if the node serves TLS ([tls] in its config), pass --tls-ca FILE or an https:// address"
     };
-    let endpoint = Endpoint::from_shared(uri)
-        .with_context(|| format!("{address:?} is not a valid node address (use HOST:PORT)"))?
+    let endpoint = tls
+        .endpoint(address)?
         .connect_timeout(timeout)
         .timeout(timeout);
-    let channel = endpoint
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to a mirage node at {address}"))?;
+    let channel = endpoint.connect().await.map_err(|error| {
+        let reason = error_chain(&error);
+        // Nothing listening (or no such host) has nothing to do with TLS.
+        let hint = if reason.contains("tcp connect") || reason.contains("dns error") {
+            ""
+        } else {
+            hint
+        };
+        anyhow::anyhow!("cannot connect to a mirage node at {address}: {reason}{hint}")
+    })?;
     let mut request = tonic::Request::new(GetClusterStatusRequest {});
     crate::gateway::auth::attach_env_credentials(request.metadata_mut());
     let response = ClusterServiceClient::new(channel)
         .get_cluster_status(request)
         .await
         .map_err(|status| {
+            // A transport failure carries its reason as the status's source.
+            let local = std::error::Error::source(&status).is_some();
             anyhow::anyhow!(
-                "the node at {address} did not answer the status call: {}",
-                status.message()
+                "the node at {address} did not answer the status call: {}{}",
+                error_chain(&status),
+                if local { hint } else { "" }
             )
         })?;
     response
         .into_inner()
         .status
         .ok_or_else(|| anyhow::anyhow!("the node at {address} sent an empty status"))
+}
+
+/// `error` and its sources, joined by `: ` (tonic says only "transport error" at the top).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = match error.downcast_ref::<tonic::Status>() {
+        Some(status) => status.message().to_owned(),
+        None => error.to_string(),
+    };
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// One member in `mirage cluster status --json`.
@@ -587,13 +625,15 @@ fn render(view: &StatusView) -> String {
     text
 }
 
-/// `mirage cluster status`: prints the cluster as the node at `address` sees it.
-pub fn run_status(address: &str, json: bool) -> anyhow::Result<String> {
+/// `mirage cluster status`: prints the cluster as the node at `address` sees it, dialled
+/// with the `--tls-*` options `tls`.
+pub fn run_status(address: &str, json: bool, tls: &mirage_tui::TlsArgs) -> anyhow::Result<String> {
+    let tls = mirage_tui::ClientTls::new(tls, &[address.to_owned()])?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let status = runtime.block_on(fetch_status(address, STATUS_TIMEOUT))?;
+    let status = runtime.block_on(fetch_status(address, &tls, STATUS_TIMEOUT))?;
     let view = view(address, status);
     if json {
         Ok(serde_json::to_string_pretty(&view)?)

@@ -5,8 +5,9 @@ use std::time::Duration;
 /// Open the operator console on a running cluster.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Node gRPC addresses, comma-separated; the console moves to the next when one stops
-    /// answering, and learns the other members' addresses from the cluster.
+    /// Node gRPC addresses (HOST:PORT, or https://HOST:PORT), comma-separated; the console
+    /// moves to the next when one stops answering, and learns the other members' addresses
+    /// from the cluster (dialled with TLS too when --tls-ca is given or an address is https).
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:7700")]
     pub addr: Vec<String>,
     /// An API key, sent as `x-api-key`.
@@ -19,6 +20,9 @@ pub struct Args {
     /// How often to poll the cluster, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
+    /// TLS to the nodes.
+    #[command(flatten)]
+    pub tls: crate::TlsArgs,
 }
 
 impl Args {
@@ -57,6 +61,16 @@ impl Args {
         }
         Ok(addresses)
     }
+
+    /// The addresses and the TLS they are dialled with (files read and checked); an
+    /// address's scheme is dropped where it is the default, so that it matches the same
+    /// member's address learned from the cluster.
+    pub fn connection(&self) -> crate::Result<(Vec<String>, crate::ClientTls)> {
+        let addresses = self.addresses()?;
+        let tls = crate::ClientTls::new(&self.tls, &addresses)?;
+        let addresses = addresses.iter().map(|a| tls.canonical(a)).collect();
+        Ok((addresses, tls))
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +95,52 @@ mod tests {
         let cli = Cli::try_parse_from(["x", "--addr", "nohost"]).expect("parse");
         let error = cli.args.addresses().expect_err("no port");
         assert!(error.to_string().contains("HOST:PORT"), "{error}");
+    }
+
+    fn fixture(name: &str) -> String {
+        format!(
+            "{}/../node/tests/fixtures/auth/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    #[test]
+    fn tls_options_make_bare_addresses_https_and_match_given_ones() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--addr",
+            "https://127.0.0.1:7710,127.0.0.1:7720",
+            "--tls-ca",
+            &fixture("ca.pem"),
+            "--tls-cert",
+            &fixture("node.pem"),
+            "--tls-key",
+            &fixture("node.key.pem"),
+            "--tls-server-name",
+            "localhost",
+        ])
+        .expect("parse");
+        let (addresses, tls) = cli.args.connection().expect("valid");
+        assert_eq!(addresses, ["127.0.0.1:7710", "127.0.0.1:7720"]);
+        assert!(tls.by_default());
+        assert_eq!(tls.uri(&addresses[1]), "https://127.0.0.1:7720");
+    }
+
+    #[test]
+    fn a_missing_tls_file_is_named_with_its_flag() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--addr",
+            "127.0.0.1:7710",
+            "--tls-ca",
+            "/nonexistent/ca.pem",
+        ])
+        .expect("parse");
+        let error = cli.args.connection().expect_err("no such file");
+        let text = error.to_string();
+        assert!(
+            text.contains("--tls-ca") && text.contains("/nonexistent/ca.pem"),
+            "{text}"
+        );
     }
 }

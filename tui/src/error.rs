@@ -31,6 +31,14 @@ pub enum Error {
         /// Where the credential came from.
         variable: &'static str,
     },
+    /// A `--tls-*` option lacks its partner or names a file that cannot be used.
+    #[error("{option}: {reason}")]
+    Tls {
+        /// The option and its environment variable.
+        option: &'static str,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A node could not be reached.
     #[error("cannot connect to the node at {address}: {reason}")]
     Connect {
@@ -56,11 +64,17 @@ pub enum Error {
 impl Error {
     /// The error of `call` on `address` that answered `status`.
     pub fn rpc(call: &'static str, address: &str, status: &tonic::Status) -> Self {
+        // A failure on this side (transport, TLS) keeps its reason in the sources.
+        let mut message = status.message().to_owned();
+        if let Some(source) = std::error::Error::source(status) {
+            message.push_str(": ");
+            message.push_str(&chain(source));
+        }
         Self::Rpc {
             call,
             address: address.to_owned(),
             code: status.code(),
-            message: status.message().to_owned(),
+            message,
         }
     }
 
@@ -80,6 +94,22 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// `error` and its sources, joined by `: ` (tonic's transport errors say only "transport
+/// error" at the top; the TLS or connection reason is further down).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The crate's result.

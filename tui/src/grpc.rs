@@ -16,12 +16,13 @@ use mirage_proto::v1::{self, JobKind, JobStatus};
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::client::Source;
 use crate::dialog::model_kind_name;
 use crate::format::short_id;
 use crate::snapshot::{Command, DatasetView, GenerationView, Report, Snapshot, generation_id_of};
+use crate::tls::ClientTls;
 use crate::{Error, Result};
 
 /// How long to wait for a node to accept a connection.
@@ -82,6 +83,8 @@ struct Watch {
 #[derive(Debug)]
 pub struct GrpcSource {
     credentials: Credentials,
+    /// The scheme and TLS each address is dialled with.
+    tls: ClientTls,
     channels: BTreeMap<String, Channel>,
     watches: BTreeMap<String, Watch>,
     /// Progress events the watch tasks received since the last poll.
@@ -103,6 +106,7 @@ impl GrpcSource {
     pub fn new(credentials: Credentials) -> Self {
         Self {
             credentials,
+            tls: ClientTls::default(),
             channels: BTreeMap::new(),
             watches: BTreeMap::new(),
             progress: Arc::new(Mutex::new(Vec::new())),
@@ -110,25 +114,24 @@ impl GrpcSource {
         }
     }
 
+    /// Dials every address, given or learned from the members, with `tls`.
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
+        self
+    }
+
     async fn channel(&mut self, address: &str) -> Result<Channel> {
         if let Some(channel) = self.channels.get(address) {
             return Ok(channel.clone());
         }
-        let uri = if address.contains("://") {
-            address.to_owned()
-        } else {
-            format!("http://{address}")
-        };
-        let endpoint = Endpoint::from_shared(uri)
-            .map_err(|error| Error::Address {
-                address: address.to_owned(),
-                reason: error.to_string(),
-            })?
+        let endpoint = self
+            .tls
+            .endpoint(address)?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT);
         let channel = endpoint.connect().await.map_err(|error| Error::Connect {
             address: address.to_owned(),
-            reason: error.to_string(),
+            reason: crate::error::chain(&error),
         })?;
         self.channels.insert(address.to_owned(), channel.clone());
         Ok(channel)

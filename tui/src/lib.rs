@@ -10,7 +10,8 @@
 //!   `lists.rs`: the rows each view lists.
 //! - `event.rs`: key → [`event::Action`].
 //! - `ui/`: one file per view, plus the help and dialog overlays.
-//! - `client.rs`, `grpc.rs`: polling, failover, the gRPC calls.
+//! - `client.rs`, `grpc.rs`: polling, failover, the gRPC calls; `tls.rs`: the `--tls-*`
+//!   options (shared with `mirage cluster status`).
 
 pub mod app;
 mod args;
@@ -24,6 +25,7 @@ pub mod grpc;
 mod lists;
 pub mod snapshot;
 mod terminal;
+pub mod tls;
 pub mod ui;
 pub mod view;
 
@@ -35,4 +37,5 @@ pub use args::Args;
 pub use error::{Error, Result};
 pub use snapshot::{Command, Snapshot, Update};
 pub use terminal::run;
+pub use tls::{ClientTls, TlsArgs};
 pub use view::View;

@@ -20,28 +20,25 @@ enum Input {
 
 /// Runs the console until the operator quits.
 pub fn run(args: Args) -> Result<()> {
-    let addresses = args.addresses()?;
+    let (addresses, tls) = args.connection()?;
     let credentials = Credentials::new(args.api_key.as_deref(), args.cluster_secret.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|source| Error::Runtime { source })?;
-    let outcome = runtime.block_on(run_async(addresses, credentials, args.interval()));
+    let source = GrpcSource::new(credentials).with_tls(tls);
+    let outcome = runtime.block_on(run_async(addresses, source, args.interval()));
     // The key thread may sit in a blocking read for up to its poll interval; do not wait
     // for stray tasks.
     runtime.shutdown_timeout(Duration::from_millis(200));
     outcome
 }
 
-async fn run_async(
-    addresses: Vec<String>,
-    credentials: Credentials,
-    interval: Duration,
-) -> Result<()> {
+async fn run_async(addresses: Vec<String>, source: GrpcSource, interval: Duration) -> Result<()> {
     let (update_sender, mut updates) = mpsc::channel(32);
     let (command_sender, commands) = mpsc::channel(4);
-    let failover = Failover::new(GrpcSource::new(credentials), addresses);
+    let failover = Failover::new(source, addresses);
     let client = tokio::spawn(client::run(failover, interval, update_sender, commands));
 
     let mut terminal = ratatui::try_init().map_err(|source| Error::Terminal { source })?;

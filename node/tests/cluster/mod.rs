@@ -4,6 +4,10 @@
 //! the runtime tests) one object store directory shared by all, so a job re-run on another
 //! node finds the checkpoints of the first. Timings are short so failover happens in a
 //! test's time: elections in 0.3–0.6 s, leases of 3 s renewed every 0.5 s.
+//!
+//! With [`Layout::tls`] every node serves TLS with the fixtures in `tests/fixtures/auth`
+//! and requires client certificates; [`LocalCluster::addr`] then says `https://…`, and
+//! the helpers that take an address ([`channel`], [`status`], …) dial it with TLS.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -16,7 +20,7 @@ use mirage_actors::Response;
 use mirage_proto::v1::cluster_service_client::ClusterServiceClient;
 use mirage_proto::v1::raft_internal_client::RaftInternalClient;
 use mirage_proto::v1::{ClusterStatus, GetClusterStatusRequest, RaftMessage};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// The secret the test clusters share.
 pub const SECRET: &str = "test-cluster-secret";
@@ -35,6 +39,10 @@ pub fn mirage() -> Command {
         "MIRAGE_FLIGHT_ADDR",
         "MIRAGE_OBJECT_STORE",
         "MIRAGE_FAULTS_FILE",
+        "MIRAGE_TLS_CA",
+        "MIRAGE_TLS_CERT",
+        "MIRAGE_TLS_KEY",
+        "MIRAGE_TLS_SERVER_NAME",
     ] {
         command.env_remove(variable);
     }
@@ -82,6 +90,9 @@ pub struct Layout {
     /// Whether node N reads `MIRAGE_FAULTS_FILE=<dir>/faults-N`, so the test can cut it off
     /// from other nodes ([`LocalCluster::partition`], [`LocalCluster::heal`]).
     pub faults: bool,
+    /// Whether the nodes serve TLS (and require client certificates signed by the test
+    /// CA): a `[tls]` section with the fixtures, `server_name = "localhost"`.
+    pub tls: bool,
 }
 
 impl Layout {
@@ -91,6 +102,7 @@ impl Layout {
             snapshot_after_logs: 5000,
             shared_objects: true,
             faults: false,
+            tls: false,
         }
     }
 }
@@ -103,6 +115,8 @@ pub struct LocalCluster {
     children: Vec<Option<Child>>,
     /// Whether the nodes were started with faults files ([`Layout::faults`]).
     faults: bool,
+    /// Whether the nodes serve TLS ([`Layout::tls`]).
+    pub tls: bool,
 }
 
 impl Drop for LocalCluster {
@@ -128,6 +142,7 @@ impl LocalCluster {
             configs,
             children: Vec::new(),
             faults: layout.faults,
+            tls: layout.tls,
         };
         for id in cluster.ids() {
             let child = cluster.spawn(id);
@@ -145,9 +160,22 @@ impl LocalCluster {
         usize::try_from(id).expect("id") - 1
     }
 
-    /// Node `id`'s gRPC address.
+    /// Node `id`'s gRPC address (`https://…` when the cluster serves TLS).
     pub fn addr(&self, id: u64) -> String {
-        format!("127.0.0.1:{}", self.ports[Self::index(id)].grpc)
+        self.url(self.ports[Self::index(id)].grpc)
+    }
+
+    /// Node `id`'s Flight address (`https://…` when the cluster serves TLS).
+    pub fn flight_addr(&self, id: u64) -> String {
+        self.url(self.ports[Self::index(id)].flight)
+    }
+
+    fn url(&self, port: u16) -> String {
+        if self.tls {
+            format!("https://127.0.0.1:{port}")
+        } else {
+            format!("127.0.0.1:{port}")
+        }
     }
 
     /// The shared object store directory.
@@ -295,6 +323,14 @@ fn write_config(dir: &Path, index: usize, ports: &[Ports], layout: &Layout) -> P
         "\n[resources]\ncpu_cores = {cores}\nmemory_mib = 4096\n\n[cluster]\nraft_heartbeat_ms = 100\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\nsnapshot_after_logs = {}\nlease_ms = 3000\nnode_heartbeat_ms = 500\nschedule_ms = 200\n",
         layout.snapshot_after_logs
     ));
+    if layout.tls {
+        text.push_str(&format!(
+            "\n[tls]\ncert_file = {:?}\nkey_file = {:?}\nca_file = {:?}\nserver_name = \"localhost\"\n",
+            tls_fixture("node.pem").display().to_string(),
+            tls_fixture("node.key.pem").display().to_string(),
+            tls_fixture("ca.pem").display().to_string(),
+        ));
+    }
     let path = dir.join(format!("node-{id}.toml"));
     std::fs::write(&path, text).expect("write config");
     path
@@ -319,10 +355,42 @@ pub fn response(answer: serde_json::Value) -> Response {
     serde_json::from_value(answer).expect("a state machine answer")
 }
 
-/// A gRPC channel to `addr` (lazy; short timeouts).
+/// A TLS fixture: `ca.pem`, `node.pem` (a leaf for `localhost` and `127.0.0.1`, server and
+/// client certificate) or `node.key.pem`.
+pub fn tls_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/auth")
+        .join(name)
+}
+
+/// What the tests' clients use with a TLS cluster: trust the test CA, present the node
+/// certificate (the nodes require a client certificate), expect `localhost`.
+pub fn client_tls() -> ClientTlsConfig {
+    // Several rustls providers are enabled in this build: pick one, as the node does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let read = |name: &str| std::fs::read(tls_fixture(name)).expect("a TLS fixture");
+    ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca.pem")))
+        .identity(Identity::from_pem(read("node.pem"), read("node.key.pem")))
+        .domain_name("localhost")
+}
+
+/// An endpoint for `addr`: `HOST:PORT` in plaintext, `https://HOST:PORT` with
+/// [`client_tls`].
+pub fn endpoint(addr: &str) -> Endpoint {
+    if addr.starts_with("https://") {
+        Endpoint::from_shared(addr.to_owned())
+            .expect("endpoint")
+            .tls_config(client_tls())
+            .expect("tls config")
+    } else {
+        Endpoint::from_shared(format!("http://{addr}")).expect("endpoint")
+    }
+}
+
+/// A gRPC channel to `addr` (lazy; short timeouts; TLS for `https://` addresses).
 pub fn channel(addr: &str) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
+    endpoint(addr)
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(5))
         .connect_lazy()
@@ -569,4 +637,24 @@ pub fn http_get(cluster: &LocalCluster, id: u64, path: &str) -> (u16, String) {
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default();
     (code, body)
+}
+
+/// The API key node 1 wrote for the default tenant when it bootstrapped the cluster
+/// (`<dir>/node-1/bootstrap-key`), waiting up to 30 s for it.
+pub async fn bootstrap_key(cluster: &LocalCluster) -> String {
+    let file = cluster.dir.path().join("node-1").join("bootstrap-key");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && !text.trim().is_empty()
+        {
+            return text.trim().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no bootstrap key at {}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
