@@ -6,11 +6,14 @@
 - a list or set means *one of*;
 - a tuple ``(op, value)`` with op one of ``==  >  >=  <  <=``;
 - ``("between", low, high)`` is the closed interval.
+
+Augmentation (:func:`rebalance`) divides the rows among one column's classes: ``"sex"``
+for equal shares, ``("income", {">50K": 3, "<=50K": 1})`` for listed ones.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from . import errors
 from ._proto.mirage.v1 import common_pb2
@@ -66,6 +69,28 @@ def conditions(specs: Mapping[str, Any] | Iterable[common_pb2.Condition] | None)
     if isinstance(specs, Mapping):
         return [condition(column, spec) for column, spec in specs.items()]
     return list(specs)
+
+
+def rebalance(spec: Any) -> Optional[common_pb2.Rebalance]:
+    """Augmentation from plain Python: how the rows divide among one column's classes.
+
+    - ``"sex"``: every class of the column gets an equal share (class balancing);
+    - ``("income", {">50K": 3, "<=50K": 1})``: the listed classes in those proportions
+      (classes not listed get no rows).
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return common_pb2.Rebalance(column=spec)
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], Mapping):
+        column, shares = spec
+        return common_pb2.Rebalance(
+            column=column,
+            shares=[common_pb2.ClassShare(value=value(v), share=float(s)) for v, s in shares.items()],
+        )
+    raise errors.InvalidArgument(
+        f"rebalance: {spec!r} is not a column name or (column, {{class: share, ...}})"
+    )
 
 
 def describe(specs: Dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
 from . import errors
 from ._proto.mirage.v1 import generations_pb2, models_pb2
 from .conditions import conditions as to_conditions
+from .conditions import rebalance as to_rebalance
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -63,7 +64,7 @@ class Generation:
 
     def to_arrow(self) -> "pa.Table":
         """The rows, pulled with Arrow Flight. A generation whose quality gate failed raises
-        :class:`mirage.FailedPrecondition` until an admin :meth:`release`\s it."""
+        :class:`mirage.FailedPrecondition` until an admin releases it (:meth:`release`)."""
         return self._client._do_get(f"generation/{self.id}")
 
     def release(self) -> "Generation":
@@ -116,9 +117,17 @@ class Model:
         self.epsilon: Optional[float] = message.epsilon if message.HasField("epsilon") else None
 
     def submit_generation(
-        self, n: int, *, seed: Optional[int] = None, conditions: Optional[Mapping[str, Any]] = None
+        self,
+        n: int,
+        *,
+        seed: Optional[int] = None,
+        conditions: Optional[Mapping[str, Any]] = None,
+        rebalance: Any = None,
     ) -> Generation:
-        """Queues a batch generation of ``n`` rows and returns it at once."""
+        """Queues a batch generation of ``n`` rows and returns it at once.
+
+        ``rebalance`` divides the rows among one column's classes: ``"sex"`` for equal
+        shares, ``("income", {">50K": 3, "<=50K": 1})`` for listed ones."""
         from .jobs import Job
 
         conn = self._client._conn
@@ -128,6 +137,9 @@ class Model:
             conditions=to_conditions(conditions),
             mode=generations_pb2.GENERATION_MODE_BATCH,
         )
+        shares = to_rebalance(rebalance)
+        if shares is not None:
+            request.rebalance.CopyFrom(shares)
         if seed is not None:
             request.seed = seed
         answer = conn.call(conn.generations.SubmitGeneration, request)
@@ -144,6 +156,7 @@ class Model:
         *,
         seed: Optional[int] = None,
         conditions: Optional[Mapping[str, Any]] = None,
+        rebalance: Any = None,
         arrow: bool = False,
         progress: bool = False,
         timeout: Optional[float] = 600,
@@ -153,7 +166,7 @@ class Model:
         Returns a pandas DataFrame (a pyarrow Table with ``arrow=True``). The
         :class:`Generation` behind it (for its report) is ``mirage.generation_of(frame)``.
         """
-        generation = self.submit_generation(n, seed=seed, conditions=conditions)
+        generation = self.submit_generation(n, seed=seed, conditions=conditions, rebalance=rebalance)
         generation.wait(progress=progress, timeout=timeout)
         table = generation.to_arrow()
         if arrow:
@@ -168,10 +181,11 @@ class Model:
         *,
         seed: Optional[int] = None,
         conditions: Optional[Mapping[str, Any]] = None,
+        rebalance: Any = None,
         batch_rows: int = 0,
     ) -> Iterator["pa.RecordBatch"]:
         """Yields ``n`` rows in Arrow record batches as a warm model samples them (nothing
-        is stored)."""
+        is stored). ``rebalance`` as in :meth:`submit_generation`."""
         import pyarrow as pa
 
         conn = self._client._conn
@@ -180,6 +194,9 @@ class Model:
         )
         if seed is not None:
             request.seed = seed
+        shares = to_rebalance(rebalance)
+        if shares is not None:
+            request.rebalance.CopyFrom(shares)
         for batch in conn.stream(conn.generations.SampleRows, request):
             reader = pa.ipc.open_stream(batch.arrow_ipc)
             for record_batch in reader:

@@ -285,9 +285,10 @@ def test_a_wrong_api_key_is_refused(cluster: Cluster) -> None:
             cluster_pb2.GetClusterStatusRequest(), metadata=wrong_key, timeout=10
         )
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value.details()
-    # The cluster status alone also answers callers without credentials (like /metrics),
-    # but shows them no job ids; every other method wants a key.
-    status.GetClusterStatus(cluster_pb2.GetClusterStatusRequest(), timeout=10)
+    # Every method wants a key, the cluster status included.
+    with pytest.raises(grpc.RpcError) as refused:
+        status.GetClusterStatus(cluster_pb2.GetClusterStatusRequest(), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value.details()
     datasets = datasets_pb2_grpc.DatasetServiceStub(cluster.channel(3))
     for metadata in (wrong_key, []):
         with pytest.raises(grpc.RpcError) as refused:

@@ -3,6 +3,7 @@ conditions, stream, report, budgets and the typed errors a user meets."""
 
 from __future__ import annotations
 
+import collections
 import gzip
 import time
 from collections.abc import Iterator
@@ -130,6 +131,19 @@ def test_the_whole_flow(client: mirage.Client, adult_csv: Path) -> None:
     rows = sum(b.num_rows for b in streamed)
     assert rows == 1000
     assert set(pa.Table.from_batches(streamed).column("sex").to_pylist()) == {female}
+
+    # Augmentation: equal shares of every class, or the listed ones.
+    balanced = pa.Table.from_batches(list(model.stream(600, seed=5, rebalance="sex")))
+    counts = collections.Counter(balanced.column("sex").to_pylist())
+    assert sorted(counts.values()) == [300, 300], counts
+    male = next(value for value, _ in sex["top"] if value.strip() == "Male")
+    tilted = pa.Table.from_batches(list(model.stream(400, seed=5, rebalance=("sex", {female: 3, male: 1}))))
+    counts = collections.Counter(tilted.column("sex").to_pylist())
+    assert (counts[female], counts[male]) == (300, 100), counts
+    with pytest.raises(mirage.InvalidArgument, match=r"rebalance\.shares\[0\]\.share"):
+        list(model.stream(10, rebalance=("sex", {female: -1})))
+    with pytest.raises(mirage.InvalidArgument, match="rebalance"):
+        model.stream(10, rebalance=42).__next__()
 
 
 def test_budgets_and_their_refusals(client: mirage.Client, adult_csv: Path) -> None:

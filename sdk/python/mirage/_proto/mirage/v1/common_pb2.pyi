@@ -104,6 +104,22 @@ class Condition(_message.Message):
     between: ValueRange
     def __init__(self, column: _Optional[str] = ..., eq: _Optional[_Union[Value, _Mapping]] = ..., gt: _Optional[_Union[Value, _Mapping]] = ..., ge: _Optional[_Union[Value, _Mapping]] = ..., lt: _Optional[_Union[Value, _Mapping]] = ..., le: _Optional[_Union[Value, _Mapping]] = ..., any_of: _Optional[_Union[ValueList, _Mapping]] = ..., between: _Optional[_Union[ValueRange, _Mapping]] = ...) -> None: ...
 
+class ClassShare(_message.Message):
+    __slots__ = ("value", "share")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    value: Value
+    share: float
+    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ..., share: _Optional[float] = ...) -> None: ...
+
+class Rebalance(_message.Message):
+    __slots__ = ("column", "shares")
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    column: str
+    shares: _containers.RepeatedCompositeFieldContainer[ClassShare]
+    def __init__(self, column: _Optional[str] = ..., shares: _Optional[_Iterable[_Union[ClassShare, _Mapping]]] = ...) -> None: ...
+
 class PageRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]

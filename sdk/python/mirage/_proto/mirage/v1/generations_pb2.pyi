@@ -20,7 +20,7 @@ GENERATION_MODE_BATCH: GenerationMode
 GENERATION_MODE_STREAM: GenerationMode
 
 class Generation(_message.Message):
-    __slots__ = ("id", "tenant_id", "model_id", "rows", "seed", "conditions", "location", "report_id", "created_at_ms", "job_id", "rows_ready", "mode", "released")
+    __slots__ = ("id", "tenant_id", "model_id", "rows", "seed", "conditions", "location", "report_id", "created_at_ms", "job_id", "rows_ready", "mode", "released", "rebalance")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Generation(_message.Message):
     ROWS_READY_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     RELEASED_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     model_id: str
@@ -47,21 +48,24 @@ class Generation(_message.Message):
     rows_ready: bool
     mode: GenerationMode
     released: bool
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., location: _Optional[str] = ..., report_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., job_id: _Optional[str] = ..., rows_ready: _Optional[bool] = ..., mode: _Optional[_Union[GenerationMode, str]] = ..., released: _Optional[bool] = ...) -> None: ...
+    rebalance: _common_pb2.Rebalance
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., location: _Optional[str] = ..., report_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., job_id: _Optional[str] = ..., rows_ready: _Optional[bool] = ..., mode: _Optional[_Union[GenerationMode, str]] = ..., released: _Optional[bool] = ..., rebalance: _Optional[_Union[_common_pb2.Rebalance, _Mapping]] = ...) -> None: ...
 
 class SubmitGenerationRequest(_message.Message):
-    __slots__ = ("model_id", "rows", "seed", "conditions", "mode")
+    __slots__ = ("model_id", "rows", "seed", "conditions", "mode", "rebalance")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     rows: int
     seed: int
     conditions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Condition]
     mode: GenerationMode
-    def __init__(self, model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., mode: _Optional[_Union[GenerationMode, str]] = ...) -> None: ...
+    rebalance: _common_pb2.Rebalance
+    def __init__(self, model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., mode: _Optional[_Union[GenerationMode, str]] = ..., rebalance: _Optional[_Union[_common_pb2.Rebalance, _Mapping]] = ...) -> None: ...
 
 class SubmitGenerationResponse(_message.Message):
     __slots__ = ("generation_id", "job")
@@ -114,15 +118,17 @@ class ReleaseGenerationResponse(_message.Message):
     def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...
 
 class SampleRowsRequest(_message.Message):
-    __slots__ = ("model_id", "rows", "seed", "conditions", "batch_rows")
+    __slots__ = ("model_id", "rows", "seed", "conditions", "batch_rows", "rebalance")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     BATCH_ROWS_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     rows: int
     seed: int
     conditions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Condition]
     batch_rows: int
-    def __init__(self, model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., batch_rows: _Optional[int] = ...) -> None: ...
+    rebalance: _common_pb2.Rebalance
+    def __init__(self, model_id: _Optional[str] = ..., rows: _Optional[int] = ..., seed: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[_common_pb2.Condition, _Mapping]]] = ..., batch_rows: _Optional[int] = ..., rebalance: _Optional[_Union[_common_pb2.Rebalance, _Mapping]] = ...) -> None: ...
