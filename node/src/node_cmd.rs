@@ -442,7 +442,7 @@ async fn fetch_status(
         .connect_timeout(timeout)
         .timeout(timeout);
     let channel = endpoint.connect().await.map_err(|error| {
-        let reason = error_chain(&error);
+        let reason = mirage_tui::error_chain(&error);
         // Nothing listening (or no such host) has nothing to do with TLS.
         let hint = if reason.contains("tcp connect") || reason.contains("dns error") {
             ""
@@ -461,7 +461,7 @@ async fn fetch_status(
             let local = std::error::Error::source(&status).is_some();
             anyhow::anyhow!(
                 "the node at {address} did not answer the status call: {}{}",
-                error_chain(&status),
+                mirage_tui::error_chain(&status),
                 if local { hint } else { "" }
             )
         })?;
@@ -469,24 +469,6 @@ async fn fetch_status(
         .into_inner()
         .status
         .ok_or_else(|| anyhow::anyhow!("the node at {address} sent an empty status"))
-}
-
-/// `error` and its sources, joined by `: ` (tonic says only "transport error" at the top).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = match error.downcast_ref::<tonic::Status>() {
-        Some(status) => status.message().to_owned(),
-        None => error.to_string(),
-    };
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.ends_with(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// One member in `mirage cluster status --json`.

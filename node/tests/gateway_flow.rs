@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::{FlightClient, Ticket};
-use cluster::{Layout, LocalCluster, channel, runtime, wait_until_formed};
+use cluster::{Layout, LocalCluster, bootstrap_key, channel, runtime, wait_until_formed};
 use futures::{StreamExt, TryStreamExt};
 use mirage_proto::v1;
 use mirage_proto::v1::dataset_service_client::DatasetServiceClient;
@@ -40,25 +40,6 @@ impl tonic::service::Interceptor for KeyInterceptor {
     ) -> Result<tonic::Request<()>, tonic::Status> {
         request.metadata_mut().insert("x-api-key", self.0.clone());
         Ok(request)
-    }
-}
-
-/// The bootstrap key node 1 wrote when it created the cluster.
-async fn bootstrap_key(cluster: &LocalCluster) -> String {
-    let file = cluster.dir.path().join("node-1").join("bootstrap-key");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&file)
-            && !text.trim().is_empty()
-        {
-            return text.trim().to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no bootstrap key at {}",
-            file.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -97,9 +97,13 @@ impl Error {
 }
 
 /// `error` and its sources, joined by `: ` (tonic's transport errors say only "transport
-/// error" at the top; the TLS or connection reason is further down).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+/// error" at the top; the TLS or connection reason is further down). A gRPC status
+/// contributes its message alone.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = match error.downcast_ref::<tonic::Status>() {
+        Some(status) => status.message().to_owned(),
+        None => error.to_string(),
+    };
     let mut source = error.source();
     while let Some(cause) = source {
         let line = cause.to_string();

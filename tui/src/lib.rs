@@ -34,7 +34,7 @@ mod fixtures;
 
 pub use app::App;
 pub use args::Args;
-pub use error::{Error, Result};
+pub use error::{Error, Result, chain as error_chain};
 pub use snapshot::{Command, Snapshot, Update};
 pub use terminal::run;
 pub use tls::{ClientTls, TlsArgs};

@@ -24,6 +24,21 @@ pub struct SubmittedGeneration {
     pub job: Option<Job>,
 }
 
+/// Refuses `column` (named by `field`) when `schema` has no such column.
+fn known_column(schema: &Schema, field: &str, column: &str) -> Result<(), Status> {
+    if schema.columns.iter().any(|c| c.name == column) {
+        return Ok(());
+    }
+    let names: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+    Err(status::invalid(
+        field,
+        format!(
+            "the model has no column {column:?}; its columns are {}",
+            names.join(", ")
+        ),
+    ))
+}
+
 /// The conditions of a request as domain conditions, each error naming
 /// `conditions[i].…`, and every column checked against `schema` when it is known.
 pub fn conditions(
@@ -33,21 +48,11 @@ pub fn conditions(
     let parsed = super::serving::conditions::from_proto(list.to_vec())?;
     if let Some(schema) = schema {
         for (i, condition) in parsed.iter().enumerate() {
-            if !schema.columns.iter().any(|c| c.name == condition.column) {
-                return Err(status::invalid(
-                    &format!("conditions[{i}].column"),
-                    format!(
-                        "the model has no column {:?}; its columns are {}",
-                        condition.column,
-                        schema
-                            .columns
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
+            known_column(
+                schema,
+                &format!("conditions[{i}].column"),
+                &condition.column,
+            )?;
         }
     }
     Ok(parsed)
@@ -63,22 +68,8 @@ pub fn rebalance(
     let Some(rebalance) = super::serving::conditions::rebalance_from_proto(wire)? else {
         return Ok(None);
     };
-    if let Some(schema) = schema
-        && !schema.columns.iter().any(|c| c.name == rebalance.column)
-    {
-        return Err(status::invalid(
-            "rebalance.column",
-            format!(
-                "the model has no column {:?}; its columns are {}",
-                rebalance.column,
-                schema
-                    .columns
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+    if let Some(schema) = schema {
+        known_column(schema, "rebalance.column", &rebalance.column)?;
     }
     if let Some(index) = conditions.iter().position(|c| c.column == rebalance.column) {
         return Err(status::invalid(
