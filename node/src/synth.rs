@@ -415,8 +415,30 @@ pub fn run(
             gate: crate::gate_file::load(options.gate.as_deref())?,
             ..AssessmentOptions::default()
         };
-        let assessment =
-            mirage_quality::assess(&training, holdout.as_ref(), &synthetic, &assessment_options)?;
+        // Rows generated under conditions are compared with the real rows meeting them
+        // (training and holdout alike).
+        let reference = mirage_models::reference_rows(&training, &options.conditions, None, 0)?;
+        let holdout = holdout
+            .as_ref()
+            .map(|h| mirage_models::reference_rows(h, &options.conditions, None, 0))
+            .transpose()?
+            .map(|r| r.table);
+        let mut assessment = mirage_quality::assess(
+            &reference.table,
+            holdout.as_ref(),
+            &synthetic,
+            &assessment_options,
+        )?;
+        if let Some(note) = reference.note {
+            assessment.recommendations.insert(
+                0,
+                mirage_quality::recommend::Recommendation {
+                    pillar: mirage_quality::gate::Pillar::Fidelity,
+                    severity: mirage_quality::recommend::Severity::Info,
+                    message: format!("The synthetic rows were {note}."),
+                },
+            );
+        }
         let detail = format!(
             "overall {:.3}, gate {}{}",
             assessment.fidelity.overall,

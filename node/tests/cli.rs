@@ -90,6 +90,18 @@ fn synth_writes_parquet_and_honours_conditions_and_seeds() {
         .downcast_ref::<arrow::array::Int64Array>()
         .expect("ints");
     assert!(age.iter().flatten().all(|a| a > 60));
+    // The report compares them with the real rows that meet the same conditions.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("old.report.json")).expect("report"),
+    )
+    .expect("json");
+    let note = report["recommendations"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        note.contains("real rows where age > 60 and sex = Female"),
+        "{note}"
+    );
 
     // Same seed, same rows — for a run that trains a fixed number of epochs (one stopped
     // by its time budget stops wherever the machine's speed lets it).

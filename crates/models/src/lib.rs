@@ -23,6 +23,7 @@ mod model_config;
 pub mod mst;
 pub mod nn;
 pub mod progress;
+pub mod reference;
 pub mod sampling;
 pub mod stats;
 pub mod store;
@@ -37,7 +38,8 @@ pub use by_class::{ClassIter, sample_by_class};
 pub use copula::{GaussianCopula, GaussianCopulaConfig};
 pub use error::{ModelError, Result};
 pub use progress::{CancellationToken, FitContext, ProgressEvent};
-pub use sampling::{SampleRequest, sample, sample_all, sample_rebalanced};
+pub use reference::{Reference, reference_rows};
+pub use sampling::{SampleRequest, rows_meeting, sample, sample_all, sample_rebalanced};
 pub use store::{ModelManifest, load_model, save_model};
 pub use synthesizer::{
     Synthesizer, available_models, fit, parse_model_kind, restore, restore_with_weights,

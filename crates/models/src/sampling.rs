@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::compute::{concat_batches, filter_record_batch};
-use mirage_core::schema::{ColumnKind, PhysicalType};
+use mirage_core::schema::{ColumnKind, PhysicalType, Schema};
 use mirage_core::{Condition, ConditionOp, Value};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -91,9 +91,11 @@ fn invalid(condition: &Condition, message: impl Into<String>) -> ModelError {
     }
 }
 
-/// Converts operands to the column's units and refuses conditions that cannot hold.
-fn resolve(model: &dyn Synthesizer, condition: &Condition) -> Result<ResolvedCondition> {
-    let schema = model.schema();
+/// `condition` with its operands in the units of its column of `schema` (dates in the
+/// column's format as milliseconds, `"yes"` as a boolean, numbers on text columns as
+/// text), and that column's index; an unknown column or an operand of the wrong type is
+/// refused.
+fn in_column_units(schema: &Schema, condition: &Condition) -> Result<(usize, Condition)> {
     let index = schema.index_of(&condition.column).ok_or_else(|| {
         let names: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
         invalid(
@@ -150,7 +152,29 @@ fn resolve(model: &dyn Synthesizer, condition: &Condition) -> Result<ResolvedCon
         ConditionOp::In(vs) => ConditionOp::In(vs.iter().map(convert).collect::<Result<_>>()?),
         ConditionOp::Between(lo, hi) => ConditionOp::Between(convert(lo)?, convert(hi)?),
     };
-    let resolved = Condition::new(condition.column.clone(), op);
+    Ok((index, Condition::new(condition.column.clone(), op)))
+}
+
+/// Which rows of `batch` (laid out as `schema`) meet every one of `conditions`, with the
+/// operands read in the columns' units as the sampler reads them.
+pub fn rows_meeting(
+    schema: &Schema,
+    batch: &RecordBatch,
+    conditions: &[Condition],
+) -> Result<BooleanArray> {
+    let mut keep = BooleanArray::from(vec![true; batch.num_rows()]);
+    for condition in conditions {
+        let (index, condition) = in_column_units(schema, condition)?;
+        let mask = ResolvedCondition { index, condition }.mask(batch)?;
+        keep = arrow::compute::and(&keep, &mask)?;
+    }
+    Ok(keep)
+}
+
+/// Converts operands to the column's units and refuses conditions that cannot hold.
+fn resolve(model: &dyn Synthesizer, condition: &Condition) -> Result<ResolvedCondition> {
+    let (index, resolved) = in_column_units(model.schema(), condition)?;
+    let column = &model.schema().columns[index];
 
     if let Some(categories) = model.category_set(&column.name)
         && let ConditionOp::Eq(_) | ConditionOp::In(_) = resolved.op

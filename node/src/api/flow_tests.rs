@@ -206,6 +206,12 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         "{summary:?}"
     );
     assert!(!report.column_scores.is_empty());
+    // Rows generated under `age > 65` are compared with the real rows over 65.
+    let json: serde_json::Value = serde_json::from_str(&report.report_json)?;
+    let first = json["recommendations"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(first.contains("real rows where age > 65"), "{first}");
     let html = quality
         .get_report_html(request(
             &analyst,

@@ -20,6 +20,15 @@ pub struct AssessPayload {
     /// The generation it scores, when it is one (the report is then recorded for it).
     #[serde(default)]
     pub generation_id: Option<String>,
+    /// The generation's conditions: only the real rows meeting them are compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<mirage_core::Condition>,
+    /// The generation's rebalance: the real rows are redrawn in its class proportions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance: Option<mirage_core::Rebalance>,
+    /// The seed of that redrawing (the generation's).
+    #[serde(default)]
+    pub seed: u64,
 }
 
 /// What an assess job stored.
@@ -45,12 +54,33 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
     // training), so the real rows are compared on those.
     let modelled = crate::synth::modelled_columns(real.schema());
     let real = crate::synth::project(&real, &modelled)?;
+    // A generation under conditions or a rebalance imitates only part of the real table,
+    // in its own proportions: compare it with that.
+    let reference = mirage_models::reference_rows(
+        &real,
+        &request.conditions,
+        request.rebalance.as_ref(),
+        request.seed,
+    )
+    .context("choosing the real rows to compare with")?;
+    let real = reference.table;
     let synthetic_path = inputs::fetch(env, "synthetic", &request.synthetic)?;
     let synthetic = crate::evaluate_cmd::read_like(&synthetic_path, &real, "`synthetic`")?;
     env.check_cancelled()?;
     env.progress("assess", 1, 2, "scoring");
-    let assessment = mirage_quality::assess(&real, None, &synthetic, &AssessmentOptions::default())
-        .with_context(|| format!("assessing {} against {}", request.synthetic, request.real))?;
+    let mut assessment =
+        mirage_quality::assess(&real, None, &synthetic, &AssessmentOptions::default())
+            .with_context(|| format!("assessing {} against {}", request.synthetic, request.real))?;
+    if let Some(note) = reference.note {
+        assessment.recommendations.insert(
+            0,
+            mirage_quality::recommend::Recommendation {
+                pillar: mirage_quality::gate::Pillar::Fidelity,
+                severity: mirage_quality::recommend::Severity::Info,
+                message: format!("This generation was {note}."),
+            },
+        );
+    }
     env.check_cancelled()?;
     let report = format!("reports/{}/report.json", request.report_id);
     env.storage

@@ -207,6 +207,9 @@ fn generate(
             synthetic: done.output,
             report_id: follow.report_id,
             generation_id: Some(generation.to_string()),
+            conditions: request.conditions.clone(),
+            rebalance: request.rebalance.clone(),
+            seed: request.seed,
         };
         commands.push(Command::SubmitJob(JobSpec {
             id: id::<JobId>("assess.job_id", &follow.job_id)?,
