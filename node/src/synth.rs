@@ -430,14 +430,7 @@ pub fn run(
             &assessment_options,
         )?;
         if let Some(note) = reference.note {
-            assessment.recommendations.insert(
-                0,
-                mirage_quality::recommend::Recommendation {
-                    pillar: mirage_quality::gate::Pillar::Fidelity,
-                    severity: mirage_quality::recommend::Severity::Info,
-                    message: format!("The synthetic rows were {note}."),
-                },
-            );
+            assessment.note_first(format!("The synthetic rows were {note}."));
         }
         let detail = format!(
             "overall {:.3}, gate {}{}",

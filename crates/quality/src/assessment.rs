@@ -283,6 +283,19 @@ pub fn significant_risk(risk: &RiskEstimate) -> f64 {
 }
 
 impl Assessment {
+    /// Puts `message` first among the recommendations, as information on fidelity (how
+    /// the rows were compared, say).
+    pub fn note_first(&mut self, message: String) {
+        self.recommendations.insert(
+            0,
+            crate::recommend::Recommendation {
+                pillar: crate::gate::Pillar::Fidelity,
+                severity: crate::recommend::Severity::Info,
+                message,
+            },
+        );
+    }
+
     /// The report as indented JSON.
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": {e:?}}}"))

@@ -72,14 +72,7 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
         mirage_quality::assess(&real, None, &synthetic, &AssessmentOptions::default())
             .with_context(|| format!("assessing {} against {}", request.synthetic, request.real))?;
     if let Some(note) = reference.note {
-        assessment.recommendations.insert(
-            0,
-            mirage_quality::recommend::Recommendation {
-                pillar: mirage_quality::gate::Pillar::Fidelity,
-                severity: mirage_quality::recommend::Severity::Info,
-                message: format!("This generation was {note}."),
-            },
-        );
+        assessment.note_first(format!("This generation was {note}."));
     }
     env.check_cancelled()?;
     let report = format!("reports/{}/report.json", request.report_id);
