@@ -342,6 +342,50 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         vec![200, 200],
         "{sexes:?}"
     );
+    // Both generations are listed, newest first, one per page when asked.
+    let listed = generations
+        .list_generations(request(
+            &analyst,
+            v1::ListGenerationsRequest {
+                model_id: model.id.clone(),
+                page: Some(v1::PageRequest {
+                    page_size: 1,
+                    page_token: String::new(),
+                }),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(listed.generations.len(), 1);
+    assert_eq!(listed.generations[0].id, augmented.generation_id);
+    let rest = generations
+        .list_generations(request(
+            &analyst,
+            v1::ListGenerationsRequest {
+                model_id: model.id.clone(),
+                page: Some(v1::PageRequest {
+                    page_size: 1,
+                    page_token: listed.next_page_token,
+                }),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(rest.generations.len(), 1);
+    assert_eq!(rest.generations[0].id, submitted.generation_id);
+    assert!(rest.next_page_token.is_empty());
+    let refused = generations
+        .list_generations(request(
+            &analyst,
+            v1::ListGenerationsRequest {
+                model_id: "mdl_nonsense".into(),
+                page: None,
+            },
+        ))
+        .await
+        .expect_err("a bad model id");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().starts_with("model_id"), "{refused:?}");
     for (rebalance, conditions, says) in [
         (
             v1::Rebalance {
@@ -582,6 +626,16 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         ))
         .await
         .map(|_| ()),
+        generations
+            .list_generations(request(
+                &stranger,
+                v1::ListGenerationsRequest {
+                    model_id: model.id.clone(),
+                    page: None,
+                },
+            ))
+            .await
+            .map(|_| ()),
     ];
     for (i, answer) in hidden.into_iter().enumerate() {
         let status = answer.expect_err("another tenant's object");
@@ -592,6 +646,17 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         .await?
         .into_inner();
     assert!(theirs.datasets.is_empty());
+    let theirs = generations
+        .list_generations(request(
+            &stranger,
+            v1::ListGenerationsRequest {
+                model_id: String::new(),
+                page: None,
+            },
+        ))
+        .await?
+        .into_inner();
+    assert!(theirs.generations.is_empty());
 
     // Deleting: refused to readers; allowed to the owner once no job reads the dataset.
     let refused = datasets

@@ -5,7 +5,7 @@
 use std::pin::Pin;
 
 use mirage_actors::{ClusterState, Command, Generation, JobState};
-use mirage_core::GenerationId;
+use mirage_core::{GenerationId, ModelId};
 use mirage_proto::v1;
 use mirage_proto::v1::generation_service_server::GenerationService;
 use tokio_stream::Stream;
@@ -15,7 +15,7 @@ use super::convert;
 use crate::gateway::access::parse_id;
 use crate::gateway::serving::ipc::BatchEncoder;
 use crate::gateway::serving::{self, ModelCache};
-use crate::gateway::{Gateway, Need, caller, generations, status};
+use crate::gateway::{Gateway, Need, caller, generations, paging, status};
 
 /// Rows per streamed batch when the caller leaves it to the server.
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
@@ -138,6 +138,39 @@ impl GenerationService for GenerationApi {
         let view = self.gateway.read(|state| view(state, &generation))?;
         Ok(Response::new(v1::GetGenerationResponse {
             generation: Some(view),
+        }))
+    }
+
+    async fn list_generations(
+        &self,
+        request: Request<v1::ListGenerationsRequest>,
+    ) -> Result<Response<v1::ListGenerationsResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let model: Option<ModelId> = if request.model_id.is_empty() {
+            None
+        } else {
+            Some(parse_id("model_id", &request.model_id)?)
+        };
+        if let Some(model) = model {
+            // A model of another tenant answers like a missing one.
+            self.gateway.model_for(&caller, model).await?;
+        }
+        let mut generations = self.gateway.read(|state| {
+            state
+                .generations()
+                .values()
+                .filter(|g| caller.owns(g.spec.tenant))
+                .filter(|g| model.is_none_or(|m| g.spec.model == m))
+                .map(|g| (g.recorded_at_ms, view(state, g)))
+                .collect::<Vec<_>>()
+        })?;
+        generations.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        let generations = generations.into_iter().map(|(_, g)| g).collect();
+        let (generations, next_page_token) = paging::page(generations, request.page.as_ref())?;
+        Ok(Response::new(v1::ListGenerationsResponse {
+            generations,
+            next_page_token,
         }))
     }
 

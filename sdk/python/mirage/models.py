@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional
 
 from . import errors
-from ._proto.mirage.v1 import generations_pb2, models_pb2
+from ._proto.mirage.v1 import common_pb2, generations_pb2, models_pb2
 from .conditions import conditions as to_conditions
 from .conditions import rebalance as to_rebalance
 
@@ -201,6 +201,23 @@ class Model:
             reader = pa.ipc.open_stream(batch.arrow_ipc)
             for record_batch in reader:
                 yield record_batch
+
+    def generations(self) -> List[Generation]:
+        """The generations of this model, newest first (every page)."""
+        conn = self._client._conn
+        found: List[Generation] = []
+        token = ""
+        while True:
+            answer = conn.call(
+                conn.generations.ListGenerations,
+                generations_pb2.ListGenerationsRequest(
+                    model_id=self.id, page=common_pb2.PageRequest(page_token=token)
+                ),
+            )
+            found.extend(Generation(self._client, message) for message in answer.generations)
+            token = answer.next_page_token
+            if not token:
+                return found
 
     def __repr__(self) -> str:
         return f"<Model {self.id} {self.kind} v{self.version} of {self.dataset_id}>"

@@ -115,6 +115,7 @@ def test_the_whole_flow(client: mirage.Client, adult_csv: Path) -> None:
         assert generation.release().rows_ready
     table = generation.to_arrow()
     assert table.num_rows == 400
+    assert generation.id in [g.id for g in model.generations()]
     ages = [a for a in table.column("age").to_pylist() if a is not None]
     assert ages and all(a > 65 for a in ages)
     assert 0.0 < report.overall <= 1.0

@@ -27,15 +27,15 @@ from . import common_pb2 as mirage_dot_v1_dot_common__pb2
 from . import jobs_pb2 as mirage_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmirage/v1/generations.proto\x12\tmirage.v1\x1a\x16mirage/v1/common.proto\x1a\x14mirage/v1/jobs.proto\"\xd9\x02\n\nGeneration\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x0c\n\x04rows\x18\x04 \x01(\x04\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12(\n\nconditions\x18\x06 \x03(\x0b\x32\x14.mirage.v1.Condition\x12\x15\n\x08location\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x11\n\treport_id\x18\x08 \x01(\t\x12\x15\n\rcreated_at_ms\x18\t \x01(\x03\x12\x0e\n\x06job_id\x18\n \x01(\t\x12\x12\n\nrows_ready\x18\x0b \x01(\x08\x12\'\n\x04mode\x18\x0c \x01(\x0e\x32\x19.mirage.v1.GenerationMode\x12\x10\n\x08released\x18\r \x01(\x08\x12\'\n\trebalance\x18\x0e \x01(\x0b\x32\x14.mirage.v1.RebalanceB\x0b\n\t_location\"\xd1\x01\n\x17SubmitGenerationRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x04\x12\x11\n\x04seed\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12(\n\nconditions\x18\x04 \x03(\x0b\x32\x14.mirage.v1.Condition\x12\'\n\x04mode\x18\x05 \x01(\x0e\x32\x19.mirage.v1.GenerationMode\x12\'\n\trebalance\x18\x06 \x01(\x0b\x32\x14.mirage.v1.RebalanceB\x07\n\x05_seed\"N\n\x18SubmitGenerationResponse\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x1b\n\x03job\x18\x02 \x01(\x0b\x32\x0e.mirage.v1.Job\"-\n\x14GetGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"B\n\x15GetGenerationResponse\x12)\n\ngeneration\x18\x01 \x01(\x0b\x32\x15.mirage.v1.Generation\"D\n\x17StreamGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x12\n\nbatch_rows\x18\x02 \x01(\r\"?\n\x08RowBatch\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x12\n\nrow_offset\x18\x02 \x01(\x04\x12\x0c\n\x04rows\x18\x03 \x01(\x04\"1\n\x18ReleaseGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"F\n\x19ReleaseGenerationResponse\x12)\n\ngeneration\x18\x01 \x01(\x0b\x32\x15.mirage.v1.Generation\"\xb6\x01\n\x11SampleRowsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x04\x12\x11\n\x04seed\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12(\n\nconditions\x18\x04 \x03(\x0b\x32\x14.mirage.v1.Condition\x12\x12\n\nbatch_rows\x18\x05 \x01(\r\x12\'\n\trebalance\x18\x06 \x01(\x0b\x32\x14.mirage.v1.RebalanceB\x07\n\x05_seed*h\n\x0eGenerationMode\x12\x1f\n\x1bGENERATION_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15GENERATION_MODE_BATCH\x10\x01\x12\x1a\n\x16GENERATION_MODE_STREAM\x10\x02\x32\xb6\x03\n\x11GenerationService\x12[\n\x10SubmitGeneration\x12\".mirage.v1.SubmitGenerationRequest\x1a#.mirage.v1.SubmitGenerationResponse\x12R\n\rGetGeneration\x12\x1f.mirage.v1.GetGenerationRequest\x1a .mirage.v1.GetGenerationResponse\x12M\n\x10StreamGeneration\x12\".mirage.v1.StreamGenerationRequest\x1a\x13.mirage.v1.RowBatch0\x01\x12^\n\x11ReleaseGeneration\x12#.mirage.v1.ReleaseGenerationRequest\x1a$.mirage.v1.ReleaseGenerationResponse\x12\x41\n\nSampleRows\x12\x1c.mirage.v1.SampleRowsRequest\x1a\x13.mirage.v1.RowBatch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmirage/v1/generations.proto\x12\tmirage.v1\x1a\x16mirage/v1/common.proto\x1a\x14mirage/v1/jobs.proto\"\xd9\x02\n\nGeneration\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x0c\n\x04rows\x18\x04 \x01(\x04\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12(\n\nconditions\x18\x06 \x03(\x0b\x32\x14.mirage.v1.Condition\x12\x15\n\x08location\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x11\n\treport_id\x18\x08 \x01(\t\x12\x15\n\rcreated_at_ms\x18\t \x01(\x03\x12\x0e\n\x06job_id\x18\n \x01(\t\x12\x12\n\nrows_ready\x18\x0b \x01(\x08\x12\'\n\x04mode\x18\x0c \x01(\x0e\x32\x19.mirage.v1.GenerationMode\x12\x10\n\x08released\x18\r \x01(\x08\x12\'\n\trebalance\x18\x0e \x01(\x0b\x32\x14.mirage.v1.RebalanceB\x0b\n\t_location\"\xd1\x01\n\x17SubmitGenerationRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x04\x12\x11\n\x04seed\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12(\n\nconditions\x18\x04 \x03(\x0b\x32\x14.mirage.v1.Condition\x12\'\n\x04mode\x18\x05 \x01(\x0e\x32\x19.mirage.v1.GenerationMode\x12\'\n\trebalance\x18\x06 \x01(\x0b\x32\x14.mirage.v1.RebalanceB\x07\n\x05_seed\"N\n\x18SubmitGenerationResponse\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x1b\n\x03job\x18\x02 \x01(\x0b\x32\x0e.mirage.v1.Job\"-\n\x14GetGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"P\n\x16ListGenerationsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12$\n\x04page\x18\x02 \x01(\x0b\x32\x16.mirage.v1.PageRequest\"^\n\x17ListGenerationsResponse\x12*\n\x0bgenerations\x18\x01 \x03(\x0b\x32\x15.mirage.v1.Generation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x15GetGenerationResponse\x12)\n\ngeneration\x18\x01 \x01(\x0b\x32\x15.mirage.v1.Generation\"D\n\x17StreamGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x12\n\nbatch_rows\x18\x02 \x01(\r\"?\n\x08RowBatch\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x12\n\nrow_offset\x18\x02 \x01(\x04\x12\x0c\n\x04rows\x18\x03 \x01(\x04\"1\n\x18ReleaseGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"F\n\x19ReleaseGenerationResponse\x12)\n\ngeneration\x18\x01 \x01(\x0b\x32\x15.mirage.v1.Generation\"\xb6\x01\n\x11SampleRowsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x04\x12\x11\n\x04seed\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12(\n\nconditions\x18\x04 \x03(\x0b\x32\x14.mirage.v1.Condition\x12\x12\n\nbatch_rows\x18\x05 \x01(\r\x12\'\n\trebalance\x18\x06 \x01(\x0b\x32\x14.mirage.v1.RebalanceB\x07\n\x05_seed*h\n\x0eGenerationMode\x12\x1f\n\x1bGENERATION_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15GENERATION_MODE_BATCH\x10\x01\x12\x1a\n\x16GENERATION_MODE_STREAM\x10\x02\x32\x90\x04\n\x11GenerationService\x12[\n\x10SubmitGeneration\x12\".mirage.v1.SubmitGenerationRequest\x1a#.mirage.v1.SubmitGenerationResponse\x12R\n\rGetGeneration\x12\x1f.mirage.v1.GetGenerationRequest\x1a .mirage.v1.GetGenerationResponse\x12X\n\x0fListGenerations\x12!.mirage.v1.ListGenerationsRequest\x1a\".mirage.v1.ListGenerationsResponse\x12M\n\x10StreamGeneration\x12\".mirage.v1.StreamGenerationRequest\x1a\x13.mirage.v1.RowBatch0\x01\x12^\n\x11ReleaseGeneration\x12#.mirage.v1.ReleaseGenerationRequest\x1a$.mirage.v1.ReleaseGenerationResponse\x12\x41\n\nSampleRows\x12\x1c.mirage.v1.SampleRowsRequest\x1a\x13.mirage.v1.RowBatch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mirage.v1.generations_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GENERATIONMODE']._serialized_start=1286
-  _globals['_GENERATIONMODE']._serialized_end=1390
+  _globals['_GENERATIONMODE']._serialized_start=1464
+  _globals['_GENERATIONMODE']._serialized_end=1568
   _globals['_GENERATION']._serialized_start=89
   _globals['_GENERATION']._serialized_end=434
   _globals['_SUBMITGENERATIONREQUEST']._serialized_start=437
@@ -44,18 +44,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITGENERATIONRESPONSE']._serialized_end=726
   _globals['_GETGENERATIONREQUEST']._serialized_start=728
   _globals['_GETGENERATIONREQUEST']._serialized_end=773
-  _globals['_GETGENERATIONRESPONSE']._serialized_start=775
-  _globals['_GETGENERATIONRESPONSE']._serialized_end=841
-  _globals['_STREAMGENERATIONREQUEST']._serialized_start=843
-  _globals['_STREAMGENERATIONREQUEST']._serialized_end=911
-  _globals['_ROWBATCH']._serialized_start=913
-  _globals['_ROWBATCH']._serialized_end=976
-  _globals['_RELEASEGENERATIONREQUEST']._serialized_start=978
-  _globals['_RELEASEGENERATIONREQUEST']._serialized_end=1027
-  _globals['_RELEASEGENERATIONRESPONSE']._serialized_start=1029
-  _globals['_RELEASEGENERATIONRESPONSE']._serialized_end=1099
-  _globals['_SAMPLEROWSREQUEST']._serialized_start=1102
-  _globals['_SAMPLEROWSREQUEST']._serialized_end=1284
-  _globals['_GENERATIONSERVICE']._serialized_start=1393
-  _globals['_GENERATIONSERVICE']._serialized_end=1831
+  _globals['_LISTGENERATIONSREQUEST']._serialized_start=775
+  _globals['_LISTGENERATIONSREQUEST']._serialized_end=855
+  _globals['_LISTGENERATIONSRESPONSE']._serialized_start=857
+  _globals['_LISTGENERATIONSRESPONSE']._serialized_end=951
+  _globals['_GETGENERATIONRESPONSE']._serialized_start=953
+  _globals['_GETGENERATIONRESPONSE']._serialized_end=1019
+  _globals['_STREAMGENERATIONREQUEST']._serialized_start=1021
+  _globals['_STREAMGENERATIONREQUEST']._serialized_end=1089
+  _globals['_ROWBATCH']._serialized_start=1091
+  _globals['_ROWBATCH']._serialized_end=1154
+  _globals['_RELEASEGENERATIONREQUEST']._serialized_start=1156
+  _globals['_RELEASEGENERATIONREQUEST']._serialized_end=1205
+  _globals['_RELEASEGENERATIONRESPONSE']._serialized_start=1207
+  _globals['_RELEASEGENERATIONRESPONSE']._serialized_end=1277
+  _globals['_SAMPLEROWSREQUEST']._serialized_start=1280
+  _globals['_SAMPLEROWSREQUEST']._serialized_end=1462
+  _globals['_GENERATIONSERVICE']._serialized_start=1571
+  _globals['_GENERATIONSERVICE']._serialized_end=2099
 # @@protoc_insertion_point(module_scope)

@@ -46,6 +46,11 @@ class GenerationServiceStub:
                 request_serializer=mirage_dot_v1_dot_generations__pb2.GetGenerationRequest.SerializeToString,
                 response_deserializer=mirage_dot_v1_dot_generations__pb2.GetGenerationResponse.FromString,
                 _registered_method=True)
+        self.ListGenerations = channel.unary_unary(
+                '/mirage.v1.GenerationService/ListGenerations',
+                request_serializer=mirage_dot_v1_dot_generations__pb2.ListGenerationsRequest.SerializeToString,
+                response_deserializer=mirage_dot_v1_dot_generations__pb2.ListGenerationsResponse.FromString,
+                _registered_method=True)
         self.StreamGeneration = channel.unary_stream(
                 '/mirage.v1.GenerationService/StreamGeneration',
                 request_serializer=mirage_dot_v1_dot_generations__pb2.StreamGenerationRequest.SerializeToString,
@@ -76,6 +81,13 @@ class GenerationServiceServicer:
 
     def GetGeneration(self, request, context):
         """One generation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGenerations(self, request, context):
+        """The caller's generations, newest first, optionally of one model.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,6 +129,11 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.GetGeneration,
                     request_deserializer=mirage_dot_v1_dot_generations__pb2.GetGenerationRequest.FromString,
                     response_serializer=mirage_dot_v1_dot_generations__pb2.GetGenerationResponse.SerializeToString,
+            ),
+            'ListGenerations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGenerations,
+                    request_deserializer=mirage_dot_v1_dot_generations__pb2.ListGenerationsRequest.FromString,
+                    response_serializer=mirage_dot_v1_dot_generations__pb2.ListGenerationsResponse.SerializeToString,
             ),
             'StreamGeneration': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamGeneration,
@@ -189,6 +206,33 @@ class GenerationService:
             '/mirage.v1.GenerationService/GetGeneration',
             mirage_dot_v1_dot_generations__pb2.GetGenerationRequest.SerializeToString,
             mirage_dot_v1_dot_generations__pb2.GetGenerationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGenerations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mirage.v1.GenerationService/ListGenerations',
+            mirage_dot_v1_dot_generations__pb2.ListGenerationsRequest.SerializeToString,
+            mirage_dot_v1_dot_generations__pb2.ListGenerationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
