@@ -12,10 +12,9 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::{FlightClient, Ticket};
 use cluster::{Layout, LocalCluster, bootstrap_key, channel, runtime, wait_until_formed};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use mirage_proto::v1;
 use mirage_proto::v1::dataset_service_client::DatasetServiceClient;
 use mirage_proto::v1::generation_service_client::GenerationServiceClient;
@@ -109,20 +108,7 @@ fn a_client_uploads_trains_generates_and_pulls_across_three_nodes() {
         // Upload through node 1's Flight.
         let batches = adult_batches(cluster.dir.path(), 2000);
         let mut uploader = flight(&cluster, 1, &key).await;
-        let descriptor =
-            arrow_flight::FlightDescriptor::new_path(vec!["datasets".into(), "adult".into()]);
-        let stream = FlightDataEncoderBuilder::new()
-            .with_flight_descriptor(Some(descriptor))
-            .build(futures::stream::iter(batches.into_iter().map(Ok)));
-        let answers: Vec<_> = uploader
-            .do_put(stream)
-            .await
-            .expect("do_put")
-            .try_collect()
-            .await
-            .expect("put results");
-        let meta: serde_json::Value =
-            serde_json::from_slice(&answers[0].app_metadata).expect("upload metadata");
+        let meta = cluster::upload(&mut uploader, "adult", batches).await;
         let dataset_id = meta["dataset_id"].as_str().expect("dataset id").to_owned();
         let ingest = meta["job_id"].as_str().expect("job id").to_owned();
         assert_eq!(meta["rows"], 2000);

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
-use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::{FlightClient, FlightDescriptor, Ticket};
+use arrow_flight::{FlightClient, Ticket};
 use cluster::{
     Layout, LocalCluster, SECRET, bootstrap_key, endpoint, mirage, runtime, tls_fixture,
     wait_until_formed,
@@ -122,19 +121,7 @@ fn flight_and_peer_object_fetches_work_over_tls_and_plaintext_is_refused() {
             .expect("read adult");
         let sent = table.batches().to_vec();
         let mut uploader = flight(&cluster.flight_addr(1), &key).await;
-        let descriptor = FlightDescriptor::new_path(vec!["datasets".into(), "adult".into()]);
-        let stream = FlightDataEncoderBuilder::new()
-            .with_flight_descriptor(Some(descriptor))
-            .build(futures::stream::iter(sent.clone().into_iter().map(Ok)));
-        let answers: Vec<_> = uploader
-            .do_put(stream)
-            .await
-            .expect("do_put over TLS")
-            .try_collect()
-            .await
-            .expect("put results");
-        let meta: serde_json::Value =
-            serde_json::from_slice(&answers[0].app_metadata).expect("upload metadata");
+        let meta = cluster::upload(&mut uploader, "adult", sent.clone()).await;
         let dataset_id = meta["dataset_id"].as_str().expect("dataset id").to_owned();
         let ingest_id = meta["job_id"].as_str().expect("job id").to_owned();
         assert_eq!(meta["rows"], ROWS);

@@ -658,3 +658,25 @@ pub async fn bootstrap_key(cluster: &LocalCluster) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Uploads `batches` as dataset `name` through `client`'s Flight `DoPut`; returns the
+/// answer's metadata (`dataset_id`, `job_id`, `rows`, …).
+pub async fn upload(
+    client: &mut arrow_flight::FlightClient,
+    name: &str,
+    batches: Vec<arrow::array::RecordBatch>,
+) -> serde_json::Value {
+    use futures::TryStreamExt as _;
+    let descriptor = arrow_flight::FlightDescriptor::new_path(vec!["datasets".into(), name.into()]);
+    let stream = arrow_flight::encode::FlightDataEncoderBuilder::new()
+        .with_flight_descriptor(Some(descriptor))
+        .build(futures::stream::iter(batches.into_iter().map(Ok)));
+    let answers: Vec<_> = client
+        .do_put(stream)
+        .await
+        .expect("do_put")
+        .try_collect()
+        .await
+        .expect("put results");
+    serde_json::from_slice(&answers[0].app_metadata).expect("upload metadata")
+}
