@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::condition::Condition;
 use crate::error::{CoreError, Result};
 use crate::value::Value;
 
@@ -69,6 +70,24 @@ impl Rebalance {
             }
         }
         Ok(())
+    }
+}
+
+impl Rebalance {
+    /// Refuses a rebalance of a column that `conditions` already constrain (the two
+    /// would fight over its values); the error names `column`.
+    pub fn check_conditions(&self, conditions: &[Condition]) -> Result<()> {
+        match conditions.iter().position(|c| c.column == self.column) {
+            Some(index) => Err(invalid(
+                "column",
+                format!(
+                    "conditions[{index}] already constrains {:?}; rebalance another column or \
+                     drop that condition (list only the classes you want in the shares instead)",
+                    self.column
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 }
 

@@ -28,6 +28,14 @@ fn refused(field: &str, message: impl Into<String>) -> ModelError {
     }
 }
 
+/// A rebalance's own refusal (its field relative to `rebalance`) as a model error.
+fn from_core(error: mirage_core::CoreError) -> ModelError {
+    match error {
+        mirage_core::CoreError::InvalidField { field, message } => refused(&field, message),
+        other => refused("column", other.to_string()),
+    }
+}
+
 /// The rows of a rebalanced generation, class by class; see [`sample_by_class`].
 #[derive(Debug)]
 pub struct ClassIter<'a> {
@@ -119,10 +127,7 @@ pub fn sample_by_class<'a>(
     request: &SampleRequest,
     rebalance: &Rebalance,
 ) -> Result<ClassIter<'a>> {
-    rebalance.validate().map_err(|error| match error {
-        mirage_core::CoreError::InvalidField { field, message } => refused(&field, message),
-        other => refused("column", other.to_string()),
-    })?;
+    rebalance.validate().map_err(from_core)?;
     let schema = model.schema();
     if schema.index_of(&rebalance.column).is_none() {
         let names: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
@@ -135,20 +140,9 @@ pub fn sample_by_class<'a>(
             ),
         ));
     }
-    if let Some(index) = request
-        .conditions
-        .iter()
-        .position(|c| c.column == rebalance.column)
-    {
-        return Err(refused(
-            "column",
-            format!(
-                "conditions[{index}] already constrains {:?}; rebalance another column or drop \
-                 that condition (list only the classes you want in the shares instead)",
-                rebalance.column
-            ),
-        ));
-    }
+    rebalance
+        .check_conditions(&request.conditions)
+        .map_err(from_core)?;
     let classes = classes(model, rebalance)?;
     let weights: Vec<f64> = classes.iter().map(|(_, weight)| *weight).collect();
     let counts = allocate(request.rows, &weights);
@@ -186,5 +180,21 @@ pub fn sample_by_class<'a>(
         waiting,
         current: None,
         next_row: request.first_row,
+    })
+}
+
+/// Rows of a generation, in batches: by class when there is a `rebalance`
+/// ([`sample_by_class`]), else the model's own mix ([`sample`]).
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + 'a>;
+
+/// Starts the generation `request` asks for, rebalanced when `rebalance` is given.
+pub fn sample_with<'a>(
+    model: &'a dyn Synthesizer,
+    request: &SampleRequest,
+    rebalance: Option<&Rebalance>,
+) -> Result<Batches<'a>> {
+    Ok(match rebalance {
+        Some(rebalance) => Box::new(sample_by_class(model, request, rebalance)?),
+        None => Box::new(sample(model, request)?),
     })
 }

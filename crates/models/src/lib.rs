@@ -34,7 +34,7 @@ pub mod transformer;
 pub mod tvae;
 
 pub use argn::{ArgnConfig, TabularArgn};
-pub use by_class::{ClassIter, sample_by_class};
+pub use by_class::{Batches, ClassIter, sample_by_class, sample_with};
 pub use copula::{GaussianCopula, GaussianCopulaConfig};
 pub use error::{ModelError, Result};
 pub use progress::{CancellationToken, FitContext, ProgressEvent};

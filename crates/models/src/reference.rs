@@ -110,17 +110,22 @@ fn mix(batch: &RecordBatch, rebalance: &Rebalance, seed: u64) -> Result<(RecordB
             .map(|c| (c.value.clone(), c.share))
             .collect()
     };
-    let members: Vec<Vec<u32>> = classes
-        .iter()
-        .map(|(class, _)| {
-            values
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.equals(class) || v.to_string() == class.to_string())
-                .filter_map(|(row, _)| u32::try_from(row).ok())
-                .collect()
-        })
-        .collect();
+    // One pass over the rows: each joins the class it equals (or spells, for a class
+    // given as a number on a text column).
+    let spelled: Vec<String> = classes.iter().map(|(class, _)| class.to_string()).collect();
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); classes.len()];
+    for (row, value) in values.iter().enumerate() {
+        let class = classes
+            .iter()
+            .position(|(class, _)| value.equals(class))
+            .or_else(|| {
+                let text = value.to_string();
+                spelled.iter().position(|s| *s == text)
+            });
+        if let (Some(class), Ok(row)) = (class, u32::try_from(row)) {
+            members[class].push(row);
+        }
+    }
     // Classes with no real row cannot be referenced: the others share the rows.
     let weights: Vec<f64> = classes
         .iter()

@@ -431,6 +431,39 @@ async fn a_dataset_goes_from_file_to_rows_and_report() -> anyhow::Result<()> {
         assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
         assert!(refused.message().contains(says), "{refused:?}");
     }
+    // A class the model never saw passes submission (the model is not loaded there) and
+    // fails the job, which names the share at fault.
+    let unknown_class = generations
+        .submit_generation(request(
+            &operator,
+            v1::SubmitGenerationRequest {
+                model_id: model.id.clone(),
+                rows: 10,
+                seed: None,
+                conditions: Vec::new(),
+                mode: v1::GenerationMode::Batch as i32,
+                rebalance: Some(v1::Rebalance {
+                    column: "sex".into(),
+                    shares: vec![v1::ClassShare {
+                        value: Some(v1::Value {
+                            kind: Some(v1::value::Kind::StringValue("Martian".into())),
+                        }),
+                        share: 1.0,
+                    }],
+                }),
+            },
+        ))
+        .await?
+        .into_inner();
+    let job = unknown_class.job.expect("a generate job");
+    let ended = wait_for_job(&gateway, job.id.parse()?, JOB_TIMEOUT).await?;
+    let JobState::Failed { error, .. } = ended else {
+        anyhow::bail!("a generation of an unknown class ended {ended:?}");
+    };
+    assert!(
+        error.contains("rebalance.shares[0].value") && error.contains("Martian"),
+        "{error}"
+    );
 
     // Budgets: admins only, and then the dataset trains privately only.
     let refused = privacy

@@ -71,16 +71,12 @@ pub fn rebalance(
     if let Some(schema) = schema {
         known_column(schema, "rebalance.column", &rebalance.column)?;
     }
-    if let Some(index) = conditions.iter().position(|c| c.column == rebalance.column) {
-        return Err(status::invalid(
-            "rebalance.column",
-            format!(
-                "conditions[{index}] already constrains {:?}; rebalance another column or \
-                 drop that condition (list only the classes you want in the shares instead)",
-                rebalance.column
-            ),
-        ));
-    }
+    rebalance.check_conditions(conditions).map_err(|error| {
+        status::error(
+            v1::ErrorCode::InvalidArgument,
+            error.within_field("rebalance").to_string(),
+        )
+    })?;
     Ok(Some(rebalance))
 }
 

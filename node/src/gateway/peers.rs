@@ -219,12 +219,16 @@ pub async fn object_action(
             return Ok(vec![FlightResult { body: json.into() }]);
         }
         match storage.get_bytes_here(&key) {
-            Ok(bytes) => Ok(bytes
-                .chunks(CHUNK_BYTES)
-                .map(|c| FlightResult {
-                    body: Bytes::copy_from_slice(c),
-                })
-                .collect()),
+            Ok(bytes) => {
+                // Chunks are views of the one buffer read, not copies.
+                let bytes = Bytes::from(bytes);
+                Ok((0..bytes.len())
+                    .step_by(CHUNK_BYTES)
+                    .map(|start| FlightResult {
+                        body: bytes.slice(start..bytes.len().min(start + CHUNK_BYTES)),
+                    })
+                    .collect())
+            }
             Err(StorageError::NotFound { .. }) => {
                 Err(status::not_found(format!("no object {key} here")))
             }

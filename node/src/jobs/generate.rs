@@ -120,14 +120,8 @@ pub fn run(env: &JobEnv<'_>, payload: &serde_json::Value) -> anyhow::Result<serd
     };
     let total = request.rows as u64;
     let mut done = 0u64;
-    let batches: Box<dyn Iterator<Item = mirage_models::Result<arrow::array::RecordBatch>>> =
-        match &request.rebalance {
-            Some(rebalance) => Box::new(
-                mirage_models::sample_by_class(model.as_ref(), &sample, rebalance)
-                    .with_context(|| format!("{kind} payload: field `rebalance`"))?,
-            ),
-            None => Box::new(mirage_models::sample(model.as_ref(), &sample).context("sampling")?),
-        };
+    let batches = mirage_models::sample_with(model.as_ref(), &sample, request.rebalance.as_ref())
+        .with_context(|| format!("{kind} payload: cannot sample"))?;
     for batch in batches {
         env.check_cancelled()?;
         let batch = batch.context("sampling")?;

@@ -113,18 +113,10 @@ fn produce(
         let message = format!("sampling stopped after {sent} rows: {error}");
         let _ = sender.blocking_send(Err(status::error(code, message)));
     };
-    let batches: Box<dyn Iterator<Item = mirage_models::Result<arrow::array::RecordBatch>>> =
-        match &plan.rebalance {
-            Some(rebalance) => {
-                match mirage_models::sample_by_class(model.as_ref(), &request, rebalance) {
-                    Ok(batches) => Box::new(batches),
-                    Err(error) => return failed(0, &error, error.code().into()),
-                }
-            }
-            None => match mirage_models::sample(model.as_ref(), &request) {
-                Ok(batches) => Box::new(batches),
-                Err(error) => return failed(0, &error, error.code().into()),
-            },
+    let batches =
+        match mirage_models::sample_with(model.as_ref(), &request, plan.rebalance.as_ref()) {
+            Ok(batches) => batches,
+            Err(error) => return failed(0, &error, error.code().into()),
         };
     for batch in batches {
         let batch = match batch {
